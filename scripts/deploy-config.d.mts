@@ -1,0 +1,6 @@
+export interface DeployConfig {
+  modelMirror: string | null;
+  defaultModel: string | null;
+  autoLoad: boolean;
+}
+export function deployConfigFromEnv(env: Record<string, string | undefined>): DeployConfig | null;

@@ -1,0 +1,17 @@
+// The deploy config (/h3lix.config.json) from H3LIX_* environment variables;
+// null when none is set, so the static default in public/ is served.
+//   H3LIX_MODEL_MIRROR   URL prefix of a model mirror in the hub layout ('/models/' = this server)
+//   H3LIX_DEFAULT_MODEL  catalogue id proposed on first visit
+//   H3LIX_AUTOLOAD       '1' to load the default model without asking (mirror deployments)
+/** @param {Record<string, string | undefined>} env */
+export function deployConfigFromEnv(env) {
+  const mirror = env.H3LIX_MODEL_MIRROR;
+  const model = env.H3LIX_DEFAULT_MODEL;
+  const autoload = env.H3LIX_AUTOLOAD;
+  if (mirror === undefined && model === undefined && autoload === undefined) return null;
+  return {
+    modelMirror: mirror || null,
+    defaultModel: model || null,
+    autoLoad: autoload === '1' || autoload === 'true',
+  };
+}

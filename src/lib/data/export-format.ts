@@ -1,0 +1,545 @@
+/**
+ * The H3LIX export file: everything a person has (conversations, messages,
+ * settings) in one JSON document they can keep, move or inspect.
+ *
+ * Import is the one place where data written by someone else enters the
+ * database, so a file is treated as hostile until proven otherwise: its size
+ * is checked before it is parsed, every record must match a strict schema
+ * (bounded strings and counts, finite numbers, known enums, no unknown keys),
+ * keys that could touch prototypes are refused anywhere in the tree, and
+ * references must hold (no duplicate ids, no message without its
+ * conversation). Problems come back as sentences a person can read.
+ *
+ * Pure: no Dexie, no DOM. Reading and writing the database is in
+ * src/services/backup.ts.
+ */
+
+import { z } from 'zod';
+import type { Conversation, Message, MessageStats, MessageStatus, SettingRecord } from '../chat/types';
+import { formatBytes } from './format-bytes';
+
+export const EXPORT_FORMAT_NAME = 'h3lix-export';
+export const EXPORT_FORMAT_VERSION = 1;
+
+/**
+ * Hard limits on what an import may contain. They bound the memory and time
+ * a hostile file can cost, and the repository enforces the same string limits
+ * on writes, so anything H3LIX stored can always be exported and read back.
+ */
+export const EXPORT_LIMITS = {
+  /** Whole file, UTF-8 bytes. JSON.parse needs several times this in memory. */
+  fileBytes: 100_000_000,
+  conversations: 20_000,
+  messages: 500_000,
+  settings: 1_000,
+  idChars: 128,
+  titleChars: 1_000,
+  systemPromptChars: 100_000,
+  /** About 250k tokens: far beyond any reply a local model writes. */
+  contentChars: 1_000_000,
+  errorChars: 10_000,
+  modelIdChars: 256,
+  appFieldChars: 100,
+  settingKeyChars: 128,
+  /** A setting value is any JSON value within these bounds. */
+  settingStringChars: 100_000,
+  settingEntries: 1_000,
+  settingDepth: 8,
+  /** Largest valid JavaScript Date, ms. */
+  maxTimestamp: 8.64e15,
+  /** Token counts, durations, rates. */
+  maxMeasure: 1e12,
+  /** Errors listed before the rest are summarised. */
+  reportedProblems: 50,
+} as const;
+
+const L = EXPORT_LIMITS;
+
+/** Never valid as a key anywhere in an export (see `findForbiddenKeys`). */
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** The file nests at most ~4 levels plus a setting value's depth; anything deeper is not ours. */
+const MAX_FILE_DEPTH = 8 + L.settingDepth;
+
+export const MESSAGE_ROLES = ['user', 'assistant'] as const satisfies readonly Message['role'][];
+export const MESSAGE_STATUSES = [
+  'streaming',
+  'complete',
+  'stopped',
+  'interrupted',
+  'error',
+] as const satisfies readonly MessageStatus[];
+
+// ---------------------------------------------------------------------------
+// Schema
+
+const idSchema = z.string().min(1).max(L.idChars);
+const timestampSchema = z.number().int().min(0).max(L.maxTimestamp);
+// zod 4 numbers are finite: Infinity (JSON.parse turns 1e999 into it) fails.
+const measureSchema = z.number().min(0).max(L.maxMeasure);
+
+const statsSchema = z
+  .object({
+    tokens: z.number().int().min(0).max(L.maxMeasure),
+    tokensPerSecond: measureSchema,
+    ttftMs: measureSchema,
+    totalMs: measureSchema,
+  })
+  .strict();
+
+const conversationSchema = z
+  .object({
+    id: idSchema,
+    title: z.string().max(L.titleChars),
+    systemPrompt: z.string().max(L.systemPromptChars),
+    createdAt: timestampSchema,
+    updatedAt: timestampSchema,
+  })
+  .strict();
+
+const messageSchema = z
+  .object({
+    id: idSchema,
+    conversationId: idSchema,
+    role: z.enum(MESSAGE_ROLES),
+    content: z.string().max(L.contentChars),
+    createdAt: timestampSchema,
+    status: z.enum(MESSAGE_STATUSES),
+    modelId: z.string().max(L.modelIdChars).nullable(),
+    stats: statsSchema.nullable(),
+    error: z.string().max(L.errorChars).nullable(),
+  })
+  .strict();
+
+const settingSchema = z
+  .object({
+    key: z.string().min(1).max(L.settingKeyChars),
+    value: z.unknown().superRefine((value, ctx) => {
+      for (const problem of jsonValueProblems(value)) {
+        ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path });
+      }
+    }),
+  })
+  .strict();
+
+const exportSchema = z
+  .object({
+    format: z.literal(EXPORT_FORMAT_NAME),
+    version: z.literal(EXPORT_FORMAT_VERSION),
+    exportedAt: z.iso.datetime(),
+    app: z
+      .object({
+        name: z.string().min(1).max(L.appFieldChars),
+        version: z.string().max(L.appFieldChars),
+      })
+      .strict(),
+    data: z
+      .object({
+        conversations: z.array(conversationSchema).max(L.conversations),
+        messages: z.array(messageSchema).max(L.messages),
+        settings: z.array(settingSchema).max(L.settings),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type H3lixExport = z.output<typeof exportSchema>;
+
+export interface ExportData {
+  conversations: Conversation[];
+  messages: Message[];
+  settings: SettingRecord[];
+}
+
+// The schema and the domain types must describe the same records: when
+// types.ts gains a field, these stop compiling until the format follows.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type AssertTrue<T extends true> = T;
+export type ExportSchemaMatchesDomain = [
+  AssertTrue<Same<z.output<typeof conversationSchema>, Conversation>>,
+  AssertTrue<Same<z.output<typeof messageSchema>, Message>>,
+  AssertTrue<Same<z.output<typeof statsSchema>, MessageStats>>,
+  AssertTrue<Same<z.output<typeof settingSchema>, SettingRecord>>,
+  AssertTrue<Same<H3lixExport['data'], ExportData>>,
+];
+
+// ---------------------------------------------------------------------------
+// Building
+
+export interface ExportMeta {
+  /** ms since epoch */
+  exportedAt: number;
+  app: { name: string; version: string };
+}
+
+/**
+ * The export document for `data`. Copies each record field by field, so a
+ * stray property on a stored record cannot leak into (or invalidate) the
+ * file, and settles replies that were mid-stream (see `settleStreaming`).
+ */
+export function buildExport(data: ExportData, meta: ExportMeta): H3lixExport {
+  return {
+    format: EXPORT_FORMAT_NAME,
+    version: EXPORT_FORMAT_VERSION,
+    exportedAt: new Date(meta.exportedAt).toISOString(),
+    app: { name: meta.app.name, version: meta.app.version },
+    data: {
+      conversations: data.conversations.map(copyConversation),
+      messages: data.messages.map((message) => settleStreaming(copyMessage(message))),
+      settings: data.settings.map((setting) => ({ key: setting.key, value: setting.value })),
+    },
+  };
+}
+
+/** The file's text: indented, because people do open their exports. */
+export function serializeExport(document: H3lixExport): string {
+  return JSON.stringify(document, null, 2);
+}
+
+/**
+ * 'streaming' only means something to the tab that is writing the reply. In
+ * a file (or after import) nobody will finish it, so it is 'interrupted',
+ * exactly as startup recovery would mark it.
+ */
+export function settleStreaming(message: Message): Message {
+  return message.status === 'streaming' ? { ...message, status: 'interrupted' } : message;
+}
+
+function copyConversation(c: Conversation): Conversation {
+  return { id: c.id, title: c.title, systemPrompt: c.systemPrompt, createdAt: c.createdAt, updatedAt: c.updatedAt };
+}
+
+function copyMessage(m: Message): Message {
+  return {
+    id: m.id,
+    conversationId: m.conversationId,
+    role: m.role,
+    content: m.content,
+    createdAt: m.createdAt,
+    status: m.status,
+    modelId: m.modelId ?? null,
+    stats: m.stats
+      ? {
+          tokens: m.stats.tokens,
+          tokensPerSecond: m.stats.tokensPerSecond,
+          ttftMs: m.stats.ttftMs,
+          totalMs: m.stats.totalMs,
+        }
+      : null,
+    error: m.error ?? null,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Parsing
+
+export type ParseExportResult = { ok: true; export: H3lixExport } | { ok: false; errors: string[] };
+
+/**
+ * The size check alone, for callers that know a file's size before reading
+ * it (File.size): refuse a 2 GB file without loading it into memory.
+ */
+export function checkExportFileSize(bytes: number): string | null {
+  if (bytes <= L.fileBytes) return null;
+  return `file is ${formatBytes(bytes)}; the limit is ${formatBytes(L.fileBytes)}`;
+}
+
+/** Validates an export file's text. Never throws. */
+export function parseExport(text: string): ParseExportResult {
+  const sizeProblem = checkExportFileSize(utf8ByteLength(text));
+  if (sizeProblem) return fail([sizeProblem]);
+  if (text.trim() === '') return fail(['file is empty']);
+
+  let json: unknown;
+  try {
+    // JSON.parse defines "__proto__" as an ordinary own property, so parsing
+    // itself cannot pollute a prototype; validateExport refuses such keys.
+    json = JSON.parse(text);
+  } catch (error) {
+    if (error instanceof RangeError) return fail(['file is nested too deeply to read']);
+    const detail = error instanceof Error ? ` (${truncate(error.message, 120)})` : '';
+    return fail([`file is not JSON${detail}`]);
+  }
+  return validateExport(json);
+}
+
+/** Validates an already-parsed export document (also used to check our own exports). Never throws. */
+export function validateExport(json: unknown): ParseExportResult {
+  const structureProblems = findForbiddenKeys(json);
+  if (structureProblems.length > 0) return fail(structureProblems);
+
+  const envelopeProblem = checkEnvelope(json);
+  if (envelopeProblem) return fail([envelopeProblem]);
+
+  const parsed = exportSchema.safeParse(json, { reportInput: true });
+  if (!parsed.success) return fail(parsed.error.issues.map(formatIssue));
+
+  const referenceProblems = findReferenceProblems(parsed.data.data);
+  if (referenceProblems.length > 0) return fail(referenceProblems);
+
+  const document = parsed.data;
+  return {
+    ok: true,
+    export: { ...document, data: { ...document.data, messages: document.data.messages.map(settleStreaming) } },
+  };
+}
+
+function fail(problems: string[]): ParseExportResult {
+  const max = L.reportedProblems;
+  if (problems.length <= max) return { ok: false, errors: problems };
+  return { ok: false, errors: [...problems.slice(0, max), `…and ${problems.length - max} more problems`] };
+}
+
+/** UTF-8 size without encoding the whole string into a second buffer. */
+export function utf8ByteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3; // includes lone surrogates, written as U+FFFD
+  }
+  return bytes;
+}
+
+/**
+ * Walks the whole parsed tree (iteratively: a hostile file may nest deeply)
+ * and refuses prototype-related keys anywhere, including inside setting
+ * values that the schema otherwise lets through as free-form JSON.
+ */
+function findForbiddenKeys(root: unknown): string[] {
+  const problems: string[] = [];
+  const stack: { value: unknown; path: PathSegment[] }[] = [{ value: root, path: [] }];
+  while (stack.length > 0 && problems.length <= L.reportedProblems) {
+    const { value, path } = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (path.length > MAX_FILE_DEPTH) {
+      problems.push(`${formatPath(path)}: nested too deeply (the limit is ${MAX_FILE_DEPTH} levels)`);
+      continue;
+    }
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: [...path, i] });
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key)) {
+        problems.push(`${formatPath(path)}: the key '${key}' is not allowed`);
+        continue;
+      }
+      stack.push({ value: (value as Record<string, unknown>)[key], path: [...path, key] });
+    }
+  }
+  return problems;
+}
+
+/** Format and version first, so a wrong or future file gets one clear sentence instead of a hundred field errors. */
+function checkEnvelope(json: unknown): string | null {
+  if (!isPlainObject(json)) {
+    return `file is not an H3LIX export (expected a JSON object at the top, found ${describe(json)})`;
+  }
+  if (json['format'] !== EXPORT_FORMAT_NAME) {
+    return `file is not an H3LIX export (format: expected '${EXPORT_FORMAT_NAME}', found ${describe(json['format'])})`;
+  }
+  const version = json['version'];
+  if (typeof version === 'number' && Number.isInteger(version) && version > EXPORT_FORMAT_VERSION) {
+    return (
+      `file was made by a newer version of H3LIX (export format version ${version}); ` +
+      `this version reads version ${EXPORT_FORMAT_VERSION}. Update H3LIX, then import it again.`
+    );
+  }
+  return null;
+}
+
+function findReferenceProblems(data: H3lixExport['data']): string[] {
+  const problems: string[] = [];
+  const conversationIds = new Set<string>();
+  data.conversations.forEach((conversation, i) => {
+    if (conversationIds.has(conversation.id)) {
+      problems.push(`conversations[${i}].id: ${quote(conversation.id)} appears more than once`);
+    }
+    conversationIds.add(conversation.id);
+  });
+  const messageIds = new Set<string>();
+  data.messages.forEach((message, i) => {
+    if (messageIds.has(message.id)) problems.push(`messages[${i}].id: ${quote(message.id)} appears more than once`);
+    messageIds.add(message.id);
+    if (!conversationIds.has(message.conversationId)) {
+      problems.push(`messages[${i}].conversationId: no conversation with id ${quote(message.conversationId)} in the file`);
+    }
+  });
+  const settingKeys = new Set<string>();
+  data.settings.forEach((setting, i) => {
+    if (settingKeys.has(setting.key)) problems.push(`settings[${i}].key: ${quote(setting.key)} appears more than once`);
+    settingKeys.add(setting.key);
+  });
+  return problems;
+}
+
+interface ValueProblem {
+  path: PathSegment[];
+  message: string;
+}
+
+/** A setting value must be plain JSON of bounded size and depth. */
+function jsonValueProblems(root: unknown): ValueProblem[] {
+  if (root === undefined) return [{ path: [], message: 'missing' }];
+  const problems: ValueProblem[] = [];
+  const stack: { value: unknown; path: PathSegment[] }[] = [{ value: root, path: [] }];
+  while (stack.length > 0 && problems.length < 5) {
+    const { value, path } = stack.pop()!;
+    if (value === null || typeof value === 'boolean') continue;
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) problems.push({ path, message: 'expected a finite number' });
+      continue;
+    }
+    if (typeof value === 'string') {
+      if (value.length > L.settingStringChars) {
+        problems.push({ path, message: tooLong(value.length, L.settingStringChars) });
+      }
+      continue;
+    }
+    if (path.length >= L.settingDepth) {
+      problems.push({ path, message: `nested too deeply (the limit is ${L.settingDepth} levels)` });
+      continue;
+    }
+    if (Array.isArray(value)) {
+      if (value.length > L.settingEntries) {
+        problems.push({ path, message: `too many entries (${value.length}; the limit is ${L.settingEntries})` });
+        continue;
+      }
+      value.forEach((item, i) => stack.push({ value: item, path: [...path, i] }));
+      continue;
+    }
+    if (isPlainObject(value)) {
+      const keys = Object.keys(value);
+      if (keys.length > L.settingEntries) {
+        problems.push({ path, message: `too many entries (${keys.length}; the limit is ${L.settingEntries})` });
+        continue;
+      }
+      for (const key of keys) {
+        if (key.length > L.settingKeyChars) problems.push({ path, message: `a key is ${tooLong(key.length, L.settingKeyChars)}` });
+        else stack.push({ value: value[key], path: [...path, key] });
+      }
+      continue;
+    }
+    problems.push({ path, message: `expected a JSON value, found ${describe(value)}` });
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------
+// Messages for people
+
+type PathSegment = string | number;
+
+/** ['data', 'messages', 3, 'role'] -> "messages[3].role" (records live under data; saying so adds nothing). */
+function formatPath(path: readonly PropertyKey[]): string {
+  const segments = path[0] === 'data' && path.length > 1 ? path.slice(1) : path;
+  let text = '';
+  for (const segment of segments) {
+    if (typeof segment === 'number') text += `[${segment}]`;
+    else if (typeof segment === 'string' && /^[A-Za-z_$][\w$]*$/.test(segment)) text += text ? `.${segment}` : segment;
+    else text += `[${quote(String(segment))}]`;
+  }
+  return text || 'file';
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const where = formatPath(issue.path);
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return `${where}: missing`;
+      return `${where}: expected ${expectedName(issue.expected)}, found ${describe(issue.input)}`;
+    case 'invalid_value':
+      return `${where}: expected ${listAlternatives(issue.values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))))}, found ${describe(issue.input)}`;
+    case 'unrecognized_keys': {
+      const keys = issue.keys.map(quote);
+      return `${where}: unknown ${keys.length === 1 ? 'field' : 'fields'} ${keys.join(', ')}`;
+    }
+    case 'too_big':
+      if (issue.origin === 'string' && typeof issue.input === 'string') {
+        return `${where}: ${tooLong(issue.input.length, Number(issue.maximum))}`;
+      }
+      if (issue.origin === 'array' && Array.isArray(issue.input)) {
+        return `${where}: too many entries (${issue.input.length}; the limit is ${issue.maximum})`;
+      }
+      return `${where}: must be at most ${issue.maximum}, found ${describe(issue.input)}`;
+    case 'too_small':
+      if (issue.origin === 'string') return `${where}: must not be empty`;
+      return `${where}: must be at least ${issue.minimum}, found ${describe(issue.input)}`;
+    case 'invalid_format':
+      if (issue.format === 'datetime') return `${where}: expected a date and time like '2026-11-22T10:00:00.000Z'`;
+      return `${where}: not a valid ${issue.format}`;
+    case 'custom':
+      return `${where}: ${issue.message}`;
+    default:
+      return `${where}: ${issue.message}`;
+  }
+}
+
+function expectedName(expected: string): string {
+  switch (expected) {
+    case 'string':
+      return 'text';
+    case 'number':
+      return 'a number';
+    case 'int':
+      return 'a whole number';
+    case 'object':
+      return 'an object';
+    case 'array':
+      return 'a list';
+    case 'boolean':
+      return 'true or false';
+    default:
+      return expected;
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  switch (typeof value) {
+    case 'string':
+      return value.length > 40 ? `text of ${value.length} characters` : quote(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : `${value} (not a finite number)`;
+    case 'boolean':
+      return String(value);
+    case 'object':
+      return 'an object';
+    default:
+      return typeof value;
+  }
+}
+
+function listAlternatives(options: string[]): string {
+  if (options.length <= 1) return options.join('');
+  return `${options.slice(0, -1).join(', ')} or ${options[options.length - 1]}`;
+}
+
+function tooLong(length: number, limit: number): string {
+  return `too long (${length.toLocaleString('en-US')} characters; the limit is ${limit.toLocaleString('en-US')})`;
+}
+
+/** A value from the file, shortened and with control characters made visible. */
+function quote(value: string): string {
+  const short = truncate(value, 40);
+  // eslint-disable-next-line no-control-regex
+  return `'${short.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}'`;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

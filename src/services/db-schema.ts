@@ -1,0 +1,66 @@
+/**
+ * The IndexedDB schema, as a dated history of versions.
+ *
+ * Rules (tested in tests/unit/db-schema.test.ts and db-upgrade.test.ts):
+ * - A version, once landed, is never edited: people's browsers hold data
+ *   shaped by it. Change the schema by appending a new version.
+ * - Each version's `stores` is the COMPLETE schema at that version (every
+ *   table the previous version had, with its new definition or `null` to
+ *   delete it), so a reader sees the whole shape without replaying history.
+ * - `stores` uses Dexie's syntax: the first entry is the primary key, the rest
+ *   are indexes. Index only what some query uses: every index is rewritten on
+ *   every put (and a streaming reply is put ~4 times a second).
+ * - Reshaping records in `upgrade` is done by pure functions exported from
+ *   here (old shape in, new shape out), so they are unit-tested on plain data;
+ *   the upgrade itself only walks the table and applies them.
+ * - Every version above 1 needs an upgrade fixture in db-upgrade.test.ts
+ *   (seed at N-1, open at N, check); the test fails until one exists.
+ * - A change that reshapes conversations, messages or settings also changes
+ *   what export files contain: bump the format in src/lib/data/export-format.ts
+ *   and teach it to read the old version.
+ */
+
+import type { Transaction } from 'dexie';
+
+/** Dexie store definitions: table name -> 'primaryKey, index, [compound+index]' (null deletes the table). */
+export type StoreDefinitions = Readonly<Record<string, string | null>>;
+
+export interface SchemaVersion {
+  /** Integer, strictly increasing. (Dexie stores it multiplied by 10 natively.) */
+  readonly version: number;
+  /** The day it landed, YYYY-MM-DD. */
+  readonly date: string;
+  readonly stores: StoreDefinitions;
+  /** Runs inside the versionchange transaction when upgrading from an older version. */
+  readonly upgrade?: (tx: Transaction) => Promise<void> | void;
+  /** Why this version exists. */
+  readonly note: string;
+}
+
+export const SCHEMA_VERSIONS: readonly SchemaVersion[] = [
+  {
+    version: 1,
+    date: '2026-11-22',
+    stores: {
+      // updatedAt: the sidebar lists conversations by last activity.
+      conversations: 'id, updatedAt',
+      // [conversationId+createdAt]: a conversation's messages in order, the
+      // cascade on delete and "everything after this message" for regenerate.
+      // Dexie also answers where('conversationId') from this compound index's
+      // prefix, so a separate conversationId index would only cost writes.
+      // status: startup finds replies left 'streaming' by a closed tab.
+      messages: 'id, [conversationId+createdAt], status',
+      settings: 'key',
+    },
+    note: 'Chat: conversations, their messages, and key/value settings.',
+  },
+];
+
+function latestOf(versions: readonly SchemaVersion[]): SchemaVersion {
+  const last = versions[versions.length - 1];
+  if (!last) throw new Error('The schema has no versions.');
+  return last;
+}
+
+export const LATEST_SCHEMA: SchemaVersion = latestOf(SCHEMA_VERSIONS);
+export const LATEST_SCHEMA_VERSION: number = LATEST_SCHEMA.version;

@@ -1,0 +1,27 @@
+/**
+ * The deploy config (`/h3lix.config.json`): what the people running this
+ * server chose for everyone (a model mirror, a default model, auto-loading).
+ * A missing or broken file means the defaults, never a broken app.
+ */
+import { z } from 'zod';
+
+const DeployConfigSchema = z.object({
+  modelMirror: z.string().max(2048).nullable().default(null),
+  defaultModel: z.string().max(200).nullable().default(null),
+  autoLoad: z.boolean().default(false),
+});
+
+export type DeployConfig = z.infer<typeof DeployConfigSchema>;
+
+export const DEFAULT_DEPLOY_CONFIG: DeployConfig = { modelMirror: null, defaultModel: null, autoLoad: false };
+
+export async function loadDeployConfig(fetcher: typeof fetch = fetch): Promise<DeployConfig> {
+  try {
+    const res = await fetcher('/h3lix.config.json', { cache: 'no-cache' });
+    if (!res.ok) return DEFAULT_DEPLOY_CONFIG;
+    const parsed = DeployConfigSchema.safeParse(await res.json());
+    return parsed.success ? parsed.data : DEFAULT_DEPLOY_CONFIG;
+  } catch {
+    return DEFAULT_DEPLOY_CONFIG;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The app's composition root: opens storage, starts the engine worker, reads
+ * the deploy config and the person's settings, and wires the reactive states
+ * together. Nothing here runs at import time; `start()` does it once.
+ */
+import type { UpdateHandle } from '../services/pwa';
+import { EngineClient } from '../services/engine-client';
+import { openDatabase, type H3lixDatabase } from '../services/db';
+import * as repo from '../services/chat-repository';
+import { exportAll, importAll, deleteEverything, suggestedExportFileName } from '../services/backup';
+import { readStorageEstimate, requestPersistence } from '../services/storage-estimate';
+import { DEFAULT_DEPLOY_CONFIG, loadDeployConfig, type DeployConfig } from '../services/deploy-config';
+import { effectiveModelSource, normaliseMirrorUrl } from '../lib/engine/model-source';
+import { findEntry } from '../lib/engine/catalogue';
+import { EngineState } from './engine.svelte';
+import { ChatState, type ChatStore } from './chat.svelte';
+import { DataState } from './data.svelte';
+
+const now = () => Date.now();
+const newId = () => crypto.randomUUID();
+
+function createWorker(): Worker {
+  return new Worker(new URL('../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'h3lix-engine' });
+}
+
+export class AppState {
+  /** Set when storage cannot be opened at all (private mode, disabled IndexedDB). */
+  fatal = $state<string | null>(null);
+  started = $state(false);
+  update = $state.raw<UpdateHandle | null>(null);
+  deployConfig = $state.raw<DeployConfig>(DEFAULT_DEPLOY_CONFIG);
+  personalMirror = $state<string | null>(null);
+
+  readonly engine: EngineState;
+  readonly chat: ChatState;
+  readonly data: DataState;
+
+  #db: H3lixDatabase | null = null;
+  #client: EngineClient;
+
+  constructor() {
+    this.#client = new EngineClient(createWorker);
+    this.engine = new EngineState(this.#client);
+    const store: ChatStore = {
+      listConversations: () => repo.listConversations(this.#requireDb()),
+      createConversation: (init) => repo.createConversation(this.#requireDb(), init, { now, newId }),
+      renameConversation: (id, title) => repo.renameConversation(this.#requireDb(), id, title, now),
+      setSystemPrompt: (id, text) => repo.setSystemPrompt(this.#requireDb(), id, text, now),
+      deleteConversation: (id) => repo.deleteConversation(this.#requireDb(), id),
+      listMessages: (id) => repo.listMessages(this.#requireDb(), id),
+      addMessage: (m) => repo.addMessage(this.#requireDb(), m, { now, newId }),
+      updateMessage: (id, patch) => repo.updateMessage(this.#requireDb(), id, patch),
+      saveStreamingProgress: (id, content) => repo.saveStreamingProgress(this.#requireDb(), id, content),
+      deleteMessages: (ids) => repo.deleteMessages(this.#requireDb(), ids),
+      recoverInterrupted: () => repo.recoverInterrupted(this.#requireDb()),
+    };
+    this.chat = new ChatState(store, this.engine);
+    this.data = new DataState(
+      {
+        exportAll: () => exportAll(this.#requireDb(), now),
+        suggestedFileName: () => suggestedExportFileName(now),
+        importAll: (text) => importAll(this.#requireDb(), text),
+        deleteEverything: () => deleteEverything(this.#requireDb()),
+        requestPersistence,
+        readEstimate: readStorageEstimate,
+      },
+      async () => {
+        await this.chat.reload();
+        await this.#applySettings();
+      },
+    );
+  }
+
+  #requireDb(): H3lixDatabase {
+    if (!this.#db) throw new Error('Storage is not open yet.');
+    return this.#db;
+  }
+
+  async start(): Promise<void> {
+    const [db, deployConfig] = await Promise.all([
+      openDatabase().catch((err: unknown) => {
+        this.fatal = `${err instanceof Error ? err.message : String(err)}`;
+        return null;
+      }),
+      loadDeployConfig(),
+    ]);
+    this.deployConfig = deployConfig;
+    if (!db) return;
+    this.#db = db;
+    // Keep the partial reply when the tab is hidden or closed mid-stream.
+    addEventListener('pagehide', () => this.chat.flush());
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'hidden') this.chat.flush();
+    });
+
+    await this.chat.init();
+    this.started = true;
+    performance.mark('h3lix:interactive');
+    void requestPersistence().then(() => this.data.refresh());
+
+    const source = await this.#applySettings();
+    const preferred =
+      (await repo.getSetting(db, 'modelId')) ?? deployConfig.defaultModel ?? null;
+    await this.engine.detect(source, preferred);
+    if (preferred) this.engine.select(preferred);
+
+    // Load without asking only what the person loaded before (it is cached),
+    // or when this deployment says so (its own mirror).
+    const lastLoaded = await repo.getSetting(db, 'lastLoadedModelId');
+    const auto = lastLoaded ? findEntry(lastLoaded) : deployConfig.autoLoad ? this.engine.selected : null;
+    if (auto) {
+      const ok = await this.engine.load(auto);
+      if (ok) await repo.setSetting(db, 'lastLoadedModelId', auto.id);
+    }
+    this.#rememberLoads();
+  }
+
+  /** Persists the chosen and loaded model so the next visit starts with it. */
+  #rememberLoads(): void {
+    $effect.root(() => {
+      $effect(() => {
+        const loaded = this.engine.loaded?.entry.id;
+        const db = this.#db;
+        if (loaded && db) {
+          void repo.setSetting(db, 'lastLoadedModelId', loaded);
+          void repo.setSetting(db, 'modelId', loaded);
+        }
+      });
+    });
+  }
+
+  async #applySettings() {
+    const db = this.#requireDb();
+    this.personalMirror = (await repo.getSetting(db, 'modelMirror')) ?? null;
+    let source;
+    try {
+      source = effectiveModelSource(this.personalMirror, this.deployConfig.modelMirror, location.href);
+    } catch {
+      source = effectiveModelSource(null, this.deployConfig.modelMirror, location.href);
+    }
+    this.engine.setSource(source);
+    return source;
+  }
+
+  /** Saves the person's mirror ('' clears it); returns a message to show. */
+  async setPersonalMirror(input: string): Promise<string> {
+    const db = this.#requireDb();
+    const trimmed = input.trim();
+    if (!trimmed) {
+      await repo.setSetting(db, 'modelMirror', null);
+      await this.#applySettings();
+      return this.deployConfig.modelMirror
+        ? `Mirror cleared: using this server's mirror ${this.deployConfig.modelMirror}.`
+        : 'Mirror cleared: models come from the public hubs.';
+    }
+    try {
+      const url = normaliseMirrorUrl(trimmed, location.href);
+      await repo.setSetting(db, 'modelMirror', url);
+      await this.#applySettings();
+      return `Models will come from ${url}. Load a model to use it.`;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+}

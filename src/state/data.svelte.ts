@@ -1,0 +1,96 @@
+/**
+ * The person's ownership of their data: storage use and quota, persistence,
+ * export to one file, import (validated, all or nothing), delete everything.
+ */
+import { formatBytes } from '../lib/data/format-bytes';
+
+export interface DataOps {
+  exportAll(): Promise<string>;
+  suggestedFileName(): string;
+  importAll(text: string): Promise<{ conversations: number; messages: number; settings: number }>;
+  deleteEverything(): Promise<void>;
+  requestPersistence(): Promise<boolean>;
+  readEstimate(): Promise<{ usage: number | null; quota: number | null; persisted: boolean | null }>;
+}
+
+export class DataState {
+  usage = $state<number | null>(null);
+  quota = $state<number | null>(null);
+  persisted = $state<boolean | null>(null);
+  /** Result of the last operation, for the status line of the data section. */
+  message = $state('');
+  /** Problems found in the last imported file. */
+  importProblems = $state.raw<string[]>([]);
+  busy = $state(false);
+
+  usageText = $derived(
+    this.usage === null
+      ? 'Storage use is not available in this browser.'
+      : this.quota
+        ? `${formatBytes(this.usage)} used of ${formatBytes(this.quota)} available`
+        : `${formatBytes(this.usage)} used`,
+  );
+
+  #ops: DataOps;
+  #afterChange: () => Promise<void>;
+
+  constructor(ops: DataOps, afterChange: () => Promise<void>) {
+    this.#ops = ops;
+    this.#afterChange = afterChange;
+  }
+
+  async refresh(): Promise<void> {
+    const e = await this.#ops.readEstimate();
+    this.usage = e.usage;
+    this.quota = e.quota;
+    this.persisted = e.persisted;
+  }
+
+  async requestPersistence(): Promise<void> {
+    this.persisted = await this.#ops.requestPersistence();
+  }
+
+  async exportFile(): Promise<{ name: string; text: string }> {
+    this.busy = true;
+    try {
+      const text = await this.#ops.exportAll();
+      this.message = 'Export ready: your data was saved to a file.';
+      return { name: this.#ops.suggestedFileName(), text };
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async importFile(file: File): Promise<boolean> {
+    this.busy = true;
+    this.importProblems = [];
+    try {
+      const text = await file.text();
+      const n = await this.#ops.importAll(text);
+      this.message = `Imported ${n.conversations} conversations, ${n.messages} messages and ${n.settings} settings from ${file.name}.`;
+      await this.#afterChange();
+      await this.refresh();
+      return true;
+    } catch (err) {
+      const problems = (err as { problems?: unknown }).problems;
+      this.importProblems = Array.isArray(problems) ? problems.map(String).slice(0, 20) : [];
+      const why = err instanceof Error ? err.message : String(err);
+      this.message = `Nothing was imported: ${why}`;
+      return false;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async deleteEverything(): Promise<void> {
+    this.busy = true;
+    try {
+      await this.#ops.deleteEverything();
+      this.message = 'Everything was deleted.';
+      await this.#afterChange();
+      await this.refresh();
+    } finally {
+      this.busy = false;
+    }
+  }
+}
