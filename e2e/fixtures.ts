@@ -4,7 +4,7 @@
  */
 import { expect, type Page } from '@playwright/test';
 
-export const FIXTURE_LABEL = /Random SmolLM2/i;
+export const FIXTURE_LABEL = /Test fixture/i;
 
 /** Opens the app and waits until the fixture model (auto-loaded by the test server's deploy config) is ready. */
 export async function openReady(page: Page): Promise<void> {

@@ -5,8 +5,9 @@
  * - The app shell (HTML, JS, CSS, icons, manifest) is precached at install.
  * - Navigations fall back to the precached index.html, so the app opens
  *   offline after the first visit.
- * - The ONNX Runtime wasm is too big to precache for everyone (WebLLM users
- *   never need it): it is cached the first time it is used.
+ * - The ONNX Runtime wasm and WebLLM's library are too big to precache for
+ *   everyone (each person needs only one of them): they are cached the first
+ *   time they are used.
  * - Model files are cached by the engines (transformers.js, WebLLM) in their
  *   own Cache Storage buckets; the worker stays out of their way.
  * - The deploy config is network-first, so a changed mirror is seen online and
@@ -32,11 +33,12 @@ registerRoute(
   }),
 );
 
+// Build assets have content hashes in their names, so a cached copy is never stale.
 registerRoute(
-  ({ url, sameOrigin }) => sameOrigin && url.pathname.endsWith('.wasm'),
+  ({ url, sameOrigin }) => sameOrigin && url.pathname.startsWith('/assets/'),
   new CacheFirst({
-    cacheName: 'h3lix-runtime-wasm',
-    plugins: [new ExpirationPlugin({ maxEntries: 4 })],
+    cacheName: 'h3lix-large-assets',
+    plugins: [new ExpirationPlugin({ maxEntries: 16, purgeOnQuotaError: true })],
   }),
 );
 

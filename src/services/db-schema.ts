@@ -32,7 +32,7 @@ export interface SchemaVersion {
   readonly date: string;
   readonly stores: StoreDefinitions;
   /** Runs inside the versionchange transaction when upgrading from an older version. */
-  readonly upgrade?: (tx: Transaction) => Promise<void> | void;
+  readonly upgrade?: (tx: Transaction) => PromiseLike<unknown> | void;
   /** Why this version exists. */
   readonly note: string;
 }

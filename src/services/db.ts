@@ -114,18 +114,21 @@ export async function openDatabase(
 ): Promise<H3lixDatabase> {
   const schema = options.schema ?? SCHEMA_VERSIONS;
   const supportedVersion = schema[schema.length - 1]?.version ?? 0;
-  // Only pass what was given: an explicit `undefined` would replace Dexie's
-  // default (the browser's indexedDB).
-  const dexieOptions: DexieOptions = {};
+  // No auto-open: the only way in is this function, with its error mapping
+  // and version check. Once closed (another tab upgraded or deleted the
+  // database, or the browser dropped the connection) queries fail with
+  // DatabaseClosedError instead of silently reopening a database this code
+  // may no longer understand. Only pass the factories that were given: an
+  // explicit `undefined` would replace Dexie's default (the browser's).
+  const dexieOptions: DexieOptions = { autoOpen: false };
   if (options.indexedDB) dexieOptions.indexedDB = options.indexedDB;
   if (options.IDBKeyRange) dexieOptions.IDBKeyRange = options.IDBKeyRange;
 
   const db = new H3lixDatabase(name, dexieOptions, schema);
   db.on('blocked', () => options.onBlocked?.());
   db.on('versionchange', (event: IDBVersionChangeEvent) => {
-    // Dexie's own handler has closed the connection but would reopen it on
-    // the next query, against a schema this code may not understand. Close
-    // for good instead and let the UI ask for a reload.
+    // Dexie's own handler has closed the connection already (so the other
+    // tab is not blocked); make it final and let the UI ask for a reload.
     db.close({ disableAutoOpen: true });
     options.onVersionChange?.(event.newVersion ? 'upgrade' : 'delete');
   });

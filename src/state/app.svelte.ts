@@ -27,6 +27,8 @@ export class AppState {
   /** Set when storage cannot be opened at all (private mode, disabled IndexedDB). */
   fatal = $state<string | null>(null);
   started = $state(false);
+  /** A passing message about storage (another tab blocking an upgrade). */
+  notice = $state<string | null>(null);
   update = $state.raw<UpdateHandle | null>(null);
   deployConfig = $state.raw<DeployConfig>(DEFAULT_DEPLOY_CONFIG);
   personalMirror = $state<string | null>(null);
@@ -78,8 +80,18 @@ export class AppState {
 
   async start(): Promise<void> {
     const [db, deployConfig] = await Promise.all([
-      openDatabase().catch((err: unknown) => {
-        this.fatal = `${err instanceof Error ? err.message : String(err)}`;
+      openDatabase(undefined, {
+        onBlocked: () => {
+          this.notice = 'H3LIX is open in another tab with an older version. Close that tab to finish updating.';
+        },
+        onVersionChange: (reason) => {
+          this.fatal =
+            reason === 'delete'
+              ? 'The data was deleted in another tab. Reload this page to start again.'
+              : 'H3LIX was updated in another tab. Reload this page to continue.';
+        },
+      }).catch((err: unknown) => {
+        this.fatal = `Your data cannot be stored in this browser: ${err instanceof Error ? err.message : String(err)}`;
         return null;
       }),
       loadDeployConfig(),
@@ -87,6 +99,7 @@ export class AppState {
     this.deployConfig = deployConfig;
     if (!db) return;
     this.#db = db;
+    this.notice = null;
     // Keep the partial reply when the tab is hidden or closed mid-stream.
     addEventListener('pagehide', () => this.chat.flush());
     document.addEventListener('visibilitychange', () => {

@@ -19,7 +19,12 @@ import type {
 } from '../lib/engine/contract';
 import { CATALOGUE, findEntry } from '../lib/engine/catalogue';
 import { assessSuitability, recommendModel } from '../lib/engine/selection';
-import { AbortedError, EngineError } from '../lib/engine/errors';
+import {
+  AbortedError,
+  EngineError,
+  ShaderF16UnsupportedError,
+  WebGPUUnavailableError,
+} from '../lib/engine/errors';
 import { describeProgress } from '../lib/engine/progress-text';
 
 export type EngineStatus = 'detecting' | 'idle' | 'loading' | 'ready' | 'generating' | 'error';
@@ -117,8 +122,11 @@ export class EngineState {
         this.announcement = `Loading ${entry.label} was cancelled.`;
         return false;
       }
-      this.loaded = null;
+      // A refusal for this GPU happens before the old model is touched: it keeps working.
+      const refusedBeforeLoading = err instanceof WebGPUUnavailableError || err instanceof ShaderF16UnsupportedError;
+      if (!refusedBeforeLoading) this.loaded = null;
       this.#fail(err);
+      if (this.loaded) this.status = 'ready';
       return false;
     } finally {
       if (this.#loadAbort === abort) this.#loadAbort = null;

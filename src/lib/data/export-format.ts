@@ -191,9 +191,28 @@ export function buildExport(data: ExportData, meta: ExportMeta): H3lixExport {
   };
 }
 
-/** The file's text: indented, because people do open their exports. */
+/**
+ * The file's text: valid JSON with one record per line. People do open
+ * their exports (and diff or grep them); full indentation would add about a
+ * third to the size of a large history, and the size is limited.
+ */
 export function serializeExport(document: H3lixExport): string {
-  return JSON.stringify(document, null, 2);
+  const records = (items: readonly unknown[]) =>
+    items.length === 0 ? '[]' : `[\n${items.map((item) => `      ${JSON.stringify(item)}`).join(',\n')}\n    ]`;
+  return [
+    '{',
+    `  "format": ${JSON.stringify(document.format)},`,
+    `  "version": ${JSON.stringify(document.version)},`,
+    `  "exportedAt": ${JSON.stringify(document.exportedAt)},`,
+    `  "app": ${JSON.stringify(document.app)},`,
+    '  "data": {',
+    `    "conversations": ${records(document.data.conversations)},`,
+    `    "messages": ${records(document.data.messages)},`,
+    `    "settings": ${records(document.data.settings)}`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
 }
 
 /**
@@ -241,7 +260,13 @@ export type ParseExportResult = { ok: true; export: H3lixExport } | { ok: false;
  */
 export function checkExportFileSize(bytes: number): string | null {
   if (bytes <= L.fileBytes) return null;
-  return `file is ${formatBytes(bytes)}; the limit is ${formatBytes(L.fileBytes)}`;
+  const size = formatBytes(bytes);
+  const limit = formatBytes(L.fileBytes);
+  // Just over the limit both round to the same text; then say it exactly.
+  if (size === limit) {
+    return `file is ${bytes.toLocaleString('en-US')} bytes; the limit is ${L.fileBytes.toLocaleString('en-US')} bytes`;
+  }
+  return `file is ${size}; the limit is ${limit}`;
 }
 
 /** Validates an export file's text. Never throws. */
@@ -452,9 +477,12 @@ function formatPath(path: readonly PropertyKey[]): string {
 
 function formatIssue(issue: z.core.$ZodIssue): string {
   const where = formatPath(issue.path);
+  // JSON has no undefined: an undefined input is a field that is not there.
+  if ((issue.code === 'invalid_type' || issue.code === 'invalid_value') && issue.input === undefined) {
+    return `${where}: missing`;
+  }
   switch (issue.code) {
     case 'invalid_type':
-      if (issue.input === undefined) return `${where}: missing`;
       return `${where}: expected ${expectedName(issue.expected)}, found ${describe(issue.input)}`;
     case 'invalid_value':
       return `${where}: expected ${listAlternatives(issue.values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))))}, found ${describe(issue.input)}`;
@@ -532,7 +560,6 @@ function tooLong(length: number, limit: number): string {
 /** A value from the file, shortened and with control characters made visible. */
 function quote(value: string): string {
   const short = truncate(value, 40);
-  // eslint-disable-next-line no-control-regex
   return `'${short.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}'`;
 }
 

@@ -163,3 +163,9 @@ export interface Engine {
   ): Promise<GenerationResult>;
   unload(): Promise<void>;
 }
+
+/**
+ * What a back end inside the worker implements: the engine without device
+ * detection, which the worker does once for all back ends.
+ */
+export type EngineBackend = Omit<Engine, 'capabilities'>;

@@ -240,6 +240,20 @@ export function classifyError(e: unknown, context: ClassifyContext = {}): Engine
   ) {
     return new ModelFilesMissingError(undefined, opts);
   }
+  // A server with a single-page-app fallback answers a missing file with its index.html (status 200).
+  if (/unexpected token '?<'?|<!doctype html|<html/i.test(message) && /json/i.test(message)) {
+    return new ModelFilesMissingError(
+      "The model mirror answered with a web page instead of the model's files: they are probably not on the mirror.",
+      opts,
+    );
+  }
+  // ONNX Runtime could not load its own WASM runtime (wrong wasmPaths, or offline before first caching).
+  if (/no available backend found/i.test(message)) {
+    return new EngineError('The WASM runtime for the model could not be loaded.', {
+      hint: 'Reload the page. If you are offline, open the app once while online so it can keep the runtime.',
+      cause: e,
+    });
+  }
   if (
     /out of memory|array buffer allocation failed|bad_alloc|could not allocate memory|cannot allocate memory|failed to allocate|allocation failed/i.test(
       text,
@@ -251,13 +265,6 @@ export function classifyError(e: unknown, context: ClassifyContext = {}): Engine
     return context.offline
       ? new ModelFilesMissingError('You are offline and the model files are not stored on this device.', opts)
       : new NetworkError(undefined, opts);
-  }
-  // ONNX Runtime could not load its own WASM runtime (wrong wasmPaths, or offline before first caching).
-  if (/no available backend found/i.test(message)) {
-    return new EngineError('The WASM runtime for the model could not be loaded.', {
-      hint: 'Reload the page. If you are offline, open the app once while online so it can keep the runtime.',
-      cause: e,
-    });
   }
   return new EngineError(message || 'The reasoning engine failed.', opts);
 }

@@ -119,9 +119,9 @@ export class ByteProgress {
 
 /** Seconds left at `bytesPerSecond`; null when the rate or the total is unknown, or nothing is moving. */
 export function estimateEtaSeconds(bytesPerSecond: number | null, remainingBytes: number, totalKnown: boolean): number | null {
-  if (!totalKnown || bytesPerSecond === null) return null;
+  if (!totalKnown) return null;
   if (remainingBytes <= 0) return 0;
-  if (!(bytesPerSecond > 0)) return null;
+  if (bytesPerSecond === null || !(bytesPerSecond > 0)) return null;
   return remainingBytes / bytesPerSecond;
 }
 

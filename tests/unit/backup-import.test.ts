@@ -1,0 +1,386 @@
+/**
+ * Export, import and delete against a real (fake-indexeddb) database.
+ * Central promise: a file that is malformed or hostile is refused with a
+ * clear reason and the database stays byte-for-byte as it was; a good file
+ * is merged in one transaction, all or nothing.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { indexedDB, IDBKeyRange } from 'fake-indexeddb';
+import { StorageQuotaError, openDatabase, type H3lixDatabase } from '../../src/services/db';
+import {
+  ExportError,
+  ImportError,
+  deleteDatabase,
+  deleteEverything,
+  exportAll,
+  importAll,
+  suggestedExportFileName,
+} from '../../src/services/backup';
+import { EXPORT_LIMITS, buildExport, serializeExport, type ExportData } from '../../src/lib/data/export-format';
+import type { Message } from '../../src/lib/chat/types';
+
+const now = () => Date.UTC(2026, 10, 22, 10, 30, 15, 250);
+const META = { exportedAt: now(), app: { name: 'H3LIX', version: 'test' } };
+
+let db: H3lixDatabase;
+beforeEach(async () => {
+  db = await openDatabase(`backup-${crypto.randomUUID()}`, { indexedDB, IDBKeyRange });
+});
+afterEach(async () => {
+  await db.delete();
+});
+
+function message(id: string, conversationId: string, patch: Partial<Message> = {}): Message {
+  return {
+    id,
+    conversationId,
+    role: 'user',
+    content: `text of ${id}`,
+    createdAt: 10,
+    status: 'complete',
+    modelId: null,
+    stats: null,
+    error: null,
+    ...patch,
+  };
+}
+
+/** What is already in the database before an import. */
+async function seedExisting(): Promise<void> {
+  await db.conversations.bulkPut([
+    { id: 'keep', title: 'Kept', systemPrompt: 'sp', createdAt: 1, updatedAt: 2 },
+    { id: 'shared', title: 'Old title', systemPrompt: '', createdAt: 1, updatedAt: 2 },
+  ]);
+  await db.messages.bulkPut([message('k1', 'keep'), message('s1', 'shared', { content: 'old content' })]);
+  await db.settings.bulkPut([{ key: 'modelId', value: 'old-model' }, { key: 'modelMirror', value: null }]);
+}
+
+/** The file being imported. */
+function incoming(): ExportData {
+  return {
+    conversations: [
+      { id: 'shared', title: 'New title', systemPrompt: '', createdAt: 1, updatedAt: 9 },
+      { id: 'fresh', title: 'Fresh', systemPrompt: '', createdAt: 3, updatedAt: 4 },
+    ],
+    messages: [
+      message('s1', 'shared', { content: 'new content' }),
+      message('f1', 'fresh', { role: 'assistant', status: 'streaming', content: 'half' }),
+    ],
+    settings: [{ key: 'modelId', value: 'new-model' }],
+  };
+}
+
+/** Every table, in key order, as one string: "unchanged" means this string is identical. */
+async function snapshot(): Promise<string> {
+  return JSON.stringify({
+    conversations: await db.conversations.toArray(),
+    messages: await db.messages.toArray(),
+    settings: await db.settings.toArray(),
+  });
+}
+
+describe('importAll, a good file', () => {
+  it('merges: same ids replaced by the file, others kept, counts reported', async () => {
+    await seedExisting();
+    const summary = await importAll(db, serializeExport(buildExport(incoming(), META)));
+    expect(summary).toEqual({
+      conversations: 2,
+      messages: 2,
+      settings: 1,
+      replaced: { conversations: 1, messages: 1, settings: 1 },
+    });
+    expect((await db.conversations.toArray()).map((c) => [c.id, c.title])).toEqual([
+      ['fresh', 'Fresh'],
+      ['keep', 'Kept'],
+      ['shared', 'New title'],
+    ]);
+    expect(await db.messages.get('s1')).toMatchObject({ content: 'new content' });
+    expect(await db.messages.get('k1')).toMatchObject({ content: 'text of k1' });
+    // Nobody will finish a reply that was streaming when the file was made.
+    expect(await db.messages.get('f1')).toMatchObject({ status: 'interrupted', content: 'half' });
+    expect(await db.settings.toArray()).toEqual([
+      { key: 'modelId', value: 'new-model' },
+      { key: 'modelMirror', value: null },
+    ]);
+  });
+
+  it('keeps settings it does not know (a file from a newer H3LIX)', async () => {
+    const data = { ...incoming(), settings: [{ key: 'themeFromTheFuture', value: { dark: true } }] };
+    await importAll(db, serializeExport(buildExport(data, META)));
+    expect(await db.settings.get('themeFromTheFuture')).toEqual({ key: 'themeFromTheFuture', value: { dark: true } });
+  });
+
+  it('is all or nothing: a failure while writing rolls every table back', async () => {
+    await seedExisting();
+    const before = await snapshot();
+    db.messages.hook('creating', (_key, record: Message) => {
+      if (record.id === 'f1') throw new Error('disk on fire');
+    });
+    await expect(importAll(db, serializeExport(buildExport(incoming(), META)))).rejects.toThrow(/disk on fire/);
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('a full disk mid-import is StorageQuotaError, and nothing is written', async () => {
+    await seedExisting();
+    const before = await snapshot();
+    db.settings.hook('updating', () => {
+      throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+    });
+    await expect(importAll(db, serializeExport(buildExport(incoming(), META)))).rejects.toBeInstanceOf(
+      StorageQuotaError,
+    );
+    expect(await snapshot()).toBe(before);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+interface HostileCase {
+  name: string;
+  /** The file's text. */
+  text: () => string;
+  /** Each must match one of the reported problems. */
+  expect: RegExp[];
+}
+
+/** A valid document as a plain object to break in one place. */
+function valid(): Record<string, any> {
+  return JSON.parse(serializeExport(buildExport(incoming(), META))) as Record<string, any>;
+}
+function broken(edit: (doc: Record<string, any>) => void): () => string {
+  return () => {
+    const doc = valid();
+    edit(doc);
+    return JSON.stringify(doc);
+  };
+}
+function nest(depth: number): unknown {
+  let value: unknown = 'bottom';
+  for (let i = 0; i < depth; i++) value = { deeper: value };
+  return value;
+}
+
+const HOSTILE: HostileCase[] = [
+  { name: 'not JSON', text: () => 'this is not { json', expect: [/^file is not JSON/] },
+  { name: 'empty file', text: () => '', expect: [/^file is empty$/] },
+  { name: 'truncated JSON', text: () => JSON.stringify(valid()).slice(0, -20), expect: [/^file is not JSON/] },
+  { name: 'a JSON list', text: () => '[1,2,3]', expect: [/not an H3LIX export \(expected a JSON object at the top, found a list\)/] },
+  {
+    name: 'wrong format name',
+    text: broken((d) => (d.format = 'chatgpt-export')),
+    expect: [/not an H3LIX export \(format: expected 'h3lix-export', found 'chatgpt-export'\)/],
+  },
+  {
+    name: 'future version',
+    text: broken((d) => (d.version = 7)),
+    expect: [/newer version of H3LIX \(export format version 7\); this version reads version 1/],
+  },
+  { name: 'version not a number', text: broken((d) => (d.version = '1')), expect: [/^version: expected 1, found '1'$/] },
+  { name: 'missing data', text: broken((d) => delete d.data), expect: [/^data: missing$/] },
+  { name: 'missing table', text: broken((d) => delete d.data.settings), expect: [/^settings: missing$/] },
+  { name: 'missing field', text: broken((d) => delete d.data.messages[1].role), expect: [/^messages\[1\]\.role: missing$/] },
+  { name: 'extra key at the top', text: broken((d) => (d.signature = 'x')), expect: [/^file: unknown field 'signature'$/] },
+  {
+    name: 'extra key in a record',
+    text: broken((d) => (d.data.messages[0].html = '<script>')),
+    expect: [/^messages\[0\]: unknown field 'html'$/],
+  },
+  { name: 'extra key in stats', text: broken((d) => (d.data.messages[0].stats = { tokens: 1, tokensPerSecond: 1, ttftMs: 1, totalMs: 1, gpu: 'x' })), expect: [/^messages\[0\]\.stats: unknown field 'gpu'$/] },
+  {
+    name: 'wrong type',
+    text: broken((d) => (d.data.conversations[0].title = 42)),
+    expect: [/^conversations\[0\]\.title: expected text, found 42$/],
+  },
+  {
+    name: 'role outside the enum',
+    text: broken((d) => (d.data.messages[0].role = 'system')),
+    expect: [/^messages\[0\]\.role: expected 'user' or 'assistant', found 'system'$/],
+  },
+  {
+    name: 'status outside the enum',
+    text: broken((d) => (d.data.messages[0].status = 'done')),
+    expect: [/^messages\[0\]\.status: expected 'streaming', 'complete', 'stopped', 'interrupted' or 'error', found 'done'$/],
+  },
+  {
+    name: 'Infinity (1e999)',
+    text: () => JSON.stringify(valid()).replace('"createdAt":10', '"createdAt":1e999'),
+    expect: [/^messages\[0\]\.createdAt: expected a number, found Infinity \(not a finite number\)$/],
+  },
+  {
+    name: 'NaN as text',
+    text: broken((d) => (d.data.conversations[0].updatedAt = 'NaN')),
+    expect: [/^conversations\[0\]\.updatedAt: expected a number, found 'NaN'$/],
+  },
+  {
+    name: 'negative and fractional timestamps',
+    text: broken((d) => {
+      d.data.conversations[0].createdAt = -5;
+      d.data.conversations[1].createdAt = 1.5;
+    }),
+    expect: [/^conversations\[0\]\.createdAt: must be at least 0, found -5$/, /^conversations\[1\]\.createdAt: expected a whole number, found 1\.5$/],
+  },
+  {
+    name: 'a non-finite setting value',
+    text: () => JSON.stringify(valid()).replace('"value":"new-model"', '"value":[1,-1e999]'),
+    expect: [/^settings\[0\]\.value\[1\]: expected a finite number$/],
+  },
+  { name: 'a setting without value', text: broken((d) => delete d.data.settings[0].value), expect: [/^settings\[0\]\.value: missing$/] },
+  {
+    name: 'a setting value nested too deeply',
+    text: broken((d) => (d.data.settings[0].value = nest(EXPORT_LIMITS.settingDepth + 2))),
+    expect: [/^settings\[0\]\.value(\.deeper)+: nested too deeply \(the limit is 8 levels\)$/],
+  },
+  {
+    name: 'a whole file nested absurdly deep',
+    text: () => `{"format":"h3lix-export","x":${'['.repeat(5000)}${']'.repeat(5000)}}`,
+    expect: [/nested too deeply/],
+  },
+  {
+    name: 'message pointing to a missing conversation',
+    text: broken((d) => (d.data.messages[1].conversationId = 'ghost')),
+    expect: [/^messages\[1\]\.conversationId: no conversation with id 'ghost' in the file$/],
+  },
+  {
+    name: 'duplicate conversation ids',
+    text: broken((d) => (d.data.conversations[1].id = 'shared')),
+    expect: [/^conversations\[1\]\.id: 'shared' appears more than once$/],
+  },
+  {
+    name: 'duplicate message ids',
+    text: broken((d) => (d.data.messages[1].id = 's1')),
+    expect: [/^messages\[1\]\.id: 's1' appears more than once$/],
+  },
+  {
+    name: 'duplicate setting keys',
+    text: broken((d) => d.data.settings.push({ key: 'modelId', value: 'other' })),
+    expect: [/^settings\[1\]\.key: 'modelId' appears more than once$/],
+  },
+  {
+    name: '__proto__ at the top',
+    text: () => JSON.stringify(valid()).replace('{', '{"__proto__":{"isAdmin":true},'),
+    expect: [/^file: the key '__proto__' is not allowed$/],
+  },
+  {
+    name: '__proto__ inside a setting value',
+    text: () => JSON.stringify(valid()).replace('"value":"new-model"', '"value":{"__proto__":{"polluted":1}}'),
+    expect: [/^settings\[0\]\.value: the key '__proto__' is not allowed$/],
+  },
+  {
+    name: 'constructor / prototype keys',
+    text: () => JSON.stringify(valid()).replace('"id":"s1"', '"constructor":{"prototype":{"x":1}},"id":"s1"'),
+    expect: [/^messages\[0\]: the key 'constructor' is not allowed$/],
+  },
+  {
+    name: 'oversized file',
+    text: () => ' '.repeat(EXPORT_LIMITS.fileBytes + 20_000_000),
+    expect: [/^file is 120 MB; the limit is 100 MB$/],
+  },
+  {
+    name: 'oversized multi-byte file (counted in UTF-8 bytes)',
+    text: () => 'é'.repeat(EXPORT_LIMITS.fileBytes / 2 + 1),
+    expect: [/^file is 100,000,002 bytes; the limit is 100,000,000 bytes$/],
+  },
+  {
+    name: 'oversized message',
+    text: broken((d) => (d.data.messages[0].content = 'x'.repeat(EXPORT_LIMITS.contentChars + 1))),
+    expect: [/^messages\[0\]\.content: too long \(1,000,001 characters; the limit is 1,000,000\)$/],
+  },
+  {
+    name: 'oversized id',
+    text: broken((d) => (d.data.conversations[1].id = 'i'.repeat(EXPORT_LIMITS.idChars + 1))),
+    expect: [/^conversations\[1\]\.id: too long \(129 characters; the limit is 128\)$/],
+  },
+  { name: 'empty id', text: broken((d) => (d.data.messages[0].id = '')), expect: [/^messages\[0\]\.id: must not be empty$/] },
+  {
+    name: 'oversized setting string',
+    text: broken((d) => (d.data.settings[0].value = 'v'.repeat(EXPORT_LIMITS.settingStringChars + 1))),
+    expect: [/^settings\[0\]\.value: too long \(100,001 characters; the limit is 100,000\)$/],
+  },
+  {
+    name: 'too many settings',
+    text: broken((d) => (d.data.settings = Array.from({ length: EXPORT_LIMITS.settings + 1 }, (_, i) => ({ key: `k${i}`, value: i })))),
+    expect: [/^settings: too many entries \(1001; the limit is 1000\)$/],
+  },
+  {
+    name: 'bad export date',
+    text: broken((d) => (d.exportedAt = 'last tuesday')),
+    expect: [/^exportedAt: expected a date and time like/],
+  },
+];
+
+describe('importAll refuses malformed and hostile files, changing nothing', () => {
+  for (const hostile of HOSTILE) {
+    it(hostile.name, async () => {
+      await seedExisting();
+      const before = await snapshot();
+      const error = await importAll(db, hostile.text()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ImportError);
+      const problems = (error as ImportError).problems;
+      expect((error as ImportError).name).toBe('ImportError');
+      expect(problems.length).toBeGreaterThan(0);
+      for (const pattern of hostile.expect) {
+        expect(problems.some((p) => pattern.test(p)), `${pattern} in ${JSON.stringify(problems)}`).toBe(true);
+      }
+      expect((error as Error).message).toMatch(/^This file cannot be imported/);
+      expect(await snapshot()).toBe(before);
+      expect(Object.prototype).not.toHaveProperty('polluted');
+      expect(Object.prototype).not.toHaveProperty('isAdmin');
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------
+
+describe('exportAll', () => {
+  it('writes everything, settings included, as one parseable file', async () => {
+    await seedExisting();
+    const text = await exportAll(db, now);
+    const doc = JSON.parse(text) as { format: string; exportedAt: string; app: { name: string }; data: ExportData };
+    expect(doc.format).toBe('h3lix-export');
+    expect(doc.exportedAt).toBe('2026-11-22T10:30:15.250Z');
+    expect(doc.app.name).toBe('H3LIX');
+    expect(doc.data.conversations.map((c) => c.id)).toEqual(['keep', 'shared']);
+    expect(doc.data.messages.map((m) => m.id)).toEqual(['k1', 's1']);
+    expect(doc.data.settings).toEqual([
+      { key: 'modelId', value: 'old-model' },
+      { key: 'modelMirror', value: null },
+    ]);
+  });
+
+  it('refuses to produce a file that import would refuse', async () => {
+    await db.conversations.put({ id: 'c', title: 't', systemPrompt: '', createdAt: 1, updatedAt: 1 });
+    // Written around the repository's checks, e.g. by an older build.
+    await db.messages.put(message('m', 'orphan-conversation'));
+    await expect(exportAll(db, now)).rejects.toBeInstanceOf(ExportError);
+    await expect(exportAll(db, now)).rejects.toMatchObject({
+      problems: ["messages[0].conversationId: no conversation with id 'orphan-conversation' in the file"],
+    });
+  });
+});
+
+describe('deleting', () => {
+  it('deleteEverything empties every table and leaves the database usable', async () => {
+    await seedExisting();
+    await deleteEverything(db);
+    for (const table of db.tables) expect(await table.count(), table.name).toBe(0);
+    await db.settings.put({ key: 'modelId', value: 'again' });
+    expect(await db.settings.count()).toBe(1);
+  });
+
+  it('deleteDatabase removes the database itself; reopening starts empty', async () => {
+    await seedExisting();
+    const name = db.name;
+    await deleteDatabase(db);
+    expect(db.isOpen()).toBe(false);
+    const reopened = await openDatabase(name, { indexedDB, IDBKeyRange });
+    expect(await reopened.conversations.count()).toBe(0);
+    db = reopened; // afterEach deletes it
+  });
+});
+
+describe('suggestedExportFileName', () => {
+  it('is dated, sortable and safe on every file system', () => {
+    expect(suggestedExportFileName(now)).toBe('h3lix-export-2026-11-22T10-30-15Z.json');
+    expect(suggestedExportFileName(now)).not.toMatch(/[:\\/*?"<>|]/);
+  });
+});
