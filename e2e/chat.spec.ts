@@ -52,7 +52,7 @@ test('finds the conversation again after a reload', async ({ page }) => {
   const replyText = await log(page).getByRole('article', { name: 'Assistant' }).last().textContent();
 
   await page.reload();
-  await expect(page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: 'Remember this conversation' })).toBeVisible();
+  await expect(page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: 'Remember this conversation', exact: true })).toBeVisible();
   await expect(log(page).getByRole('article', { name: 'You' })).toHaveText(/Remember this conversation/);
   await expect(log(page).getByRole('article', { name: 'Assistant' })).toHaveText(replyText ?? '');
 });

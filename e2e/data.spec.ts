@@ -61,8 +61,8 @@ test('exports everything, deletes everything, and imports it back losslessly', a
   await expect(again.getByRole('status').filter({ hasText: /Imported 2 conversations, 4 messages/ })).toBeVisible();
   await again.getByRole('button', { name: 'Close settings' }).click();
   const nav = page.getByRole('navigation', { name: 'Conversations' });
-  await expect(nav.getByRole('button', { name: 'A conversation worth keeping' })).toBeVisible();
-  await expect(nav.getByRole('button', { name: 'And a second one' })).toBeVisible();
+  await expect(nav.getByRole('button', { name: 'A conversation worth keeping', exact: true })).toBeVisible();
+  await expect(nav.getByRole('button', { name: 'And a second one', exact: true })).toBeVisible();
 
   const second = await exportToText(page);
   expect(comparable(second)).toEqual(comparable(first));
@@ -72,25 +72,24 @@ test('refuses malformed and hostile files with a clear error and changes nothing
   await openReady(page);
   await sendMessage(page, 'Existing data');
   await waitForReply(page);
-  const before = comparable(await exportToText(page));
-
-  const valid = JSON.parse(JSON.stringify(before));
+  const raw = await exportToText(page);
+  const before = comparable(raw);
+  const valid = JSON.parse(raw);
   const hostile: Array<[string, string, RegExp]> = [
     ['not-json.json', '{ this is not json', /not (valid )?JSON/i],
     ['wrong-format.json', JSON.stringify({ format: 'something-else', version: 1 }), /format/i],
-    ['future.json', JSON.stringify({ ...valid, exportedAt: 1, version: 999 }), /version/i],
+    ['future.json', JSON.stringify({ ...valid, version: 999 }), /version/i],
     [
       'dangling.json',
       JSON.stringify({
         ...valid,
-        exportedAt: 1,
         data: { ...valid.data, messages: [{ ...valid.data.messages[0], id: 'm-x', conversationId: 'nope' }] },
       }),
       /conversation/i,
     ],
     [
       'proto.json',
-      `{"format":"h3lix-export","version":1,"exportedAt":1,"__proto__":{"polluted":true},"data":{"conversations":[],"messages":[],"settings":[]}}`,
+      `{"format":"h3lix-export","version":1,"exportedAt":${JSON.stringify(valid.exportedAt)},"app":${JSON.stringify(valid.app)},"__proto__":{"polluted":true},"data":{"conversations":[],"messages":[],"settings":[]}}`,
       /__proto__|not allowed|unexpected|unrecognized/i,
     ],
   ];
@@ -127,7 +126,7 @@ test('hostile Markdown in an imported message renders inert', async ({ page }) =
   const file = {
     format: 'h3lix-export',
     version: 1,
-    exportedAt: t,
+    exportedAt: new Date(t).toISOString(),
     app: { name: 'h3lix', version: '0.1.0' },
     data: {
       conversations: [{ id: 'c-evil', title: 'Hostile <b>title</b>', systemPrompt: '', createdAt: t, updatedAt: t }],
@@ -141,7 +140,7 @@ test('hostile Markdown in an imported message renders inert', async ({ page }) =
   const settings = await importText(page, 'evil.json', JSON.stringify(file));
   await expect(settings.getByRole('status').filter({ hasText: 'Imported 1 conversations' })).toBeVisible();
   await settings.getByRole('button', { name: 'Close settings' }).click();
-  await page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: 'Hostile <b>title</b>' }).click();
+  await page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: 'Hostile <b>title</b>', exact: true }).click();
 
   const reply = log(page).getByRole('article', { name: 'Assistant' });
   await expect(reply.locator('strong')).toHaveText('bold is fine');

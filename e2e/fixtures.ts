@@ -12,17 +12,24 @@ export async function openReady(page: Page): Promise<void> {
   await expect(page.getByRole('status').first()).toContainText(/is ready/i, { timeout: 60_000 });
 }
 
+/** Sends a message and waits until it shows in the conversation with its reply started. */
 export async function sendMessage(page: Page, text: string): Promise<void> {
+  const questions = log(page).getByRole('article', { name: 'You' });
+  const before = await questions.count();
   await page.getByRole('textbox', { name: 'Message' }).fill(text);
   await page.getByRole('button', { name: 'Send' }).click();
+  await expect(questions).toHaveCount(before + 1);
+  await expect(log(page).getByRole('article', { name: 'Assistant' })).toHaveCount(before + 1);
 }
 
 export function log(page: Page) {
   return page.getByRole('log', { name: 'Conversation' });
 }
 
-/** Waits for the current reply to finish (Send comes back once Stop is gone). */
+/** Waits until every question has its answer and none is still being written. */
 export async function waitForReply(page: Page): Promise<void> {
-  await expect(page.getByRole('button', { name: 'Stop' })).toHaveCount(0, { timeout: 60_000 });
-  await expect(log(page).getByRole('article', { name: 'Assistant' }).last()).toHaveAttribute('aria-busy', 'false');
+  const questions = await log(page).getByRole('article', { name: 'You' }).count();
+  await expect(log(page).getByRole('article', { name: 'Assistant' })).toHaveCount(questions, { timeout: 30_000 });
+  await expect(log(page).locator('article[aria-busy="true"]')).toHaveCount(0, { timeout: 120_000 });
+  await expect(page.getByRole('button', { name: 'Send' })).toBeVisible();
 }

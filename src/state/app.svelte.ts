@@ -8,6 +8,7 @@ import { EngineClient } from '../services/engine-client';
 import { openDatabase, type H3lixDatabase } from '../services/db';
 import * as repo from '../services/chat-repository';
 import { exportAll, importAll, deleteEverything, suggestedExportFileName } from '../services/backup';
+import { checkExportFileSize } from '../lib/data/export-format';
 import { readStorageEstimate, requestPersistence } from '../services/storage-estimate';
 import { DEFAULT_DEPLOY_CONFIG, loadDeployConfig, type DeployConfig } from '../services/deploy-config';
 import { effectiveModelSource, normaliseMirrorUrl } from '../lib/engine/model-source';
@@ -62,6 +63,7 @@ export class AppState {
         exportAll: () => exportAll(this.#requireDb(), now),
         suggestedFileName: () => suggestedExportFileName(now),
         importAll: (text) => importAll(this.#requireDb(), text),
+        checkImportSize: checkExportFileSize,
         deleteEverything: () => deleteEverything(this.#requireDb()),
         requestPersistence,
         readEstimate: readStorageEstimate,

@@ -8,6 +8,8 @@ export interface DataOps {
   exportAll(): Promise<string>;
   suggestedFileName(): string;
   importAll(text: string): Promise<{ conversations: number; messages: number; settings: number }>;
+  /** Why a file of this size cannot be imported (null when it can), checked before reading it. */
+  checkImportSize(bytes: number): string | null;
   deleteEverything(): Promise<void>;
   requestPersistence(): Promise<boolean>;
   readEstimate(): Promise<{ usage: number | null; quota: number | null; persisted: boolean | null }>;
@@ -65,6 +67,8 @@ export class DataState {
     this.busy = true;
     this.importProblems = [];
     try {
+      const tooBig = this.#ops.checkImportSize(file.size);
+      if (tooBig) throw new Error(tooBig);
       const text = await file.text();
       const n = await this.#ops.importAll(text);
       this.message = `Imported ${n.conversations} conversations, ${n.messages} messages and ${n.settings} settings from ${file.name}.`;
@@ -75,7 +79,9 @@ export class DataState {
       const problems = (err as { problems?: unknown }).problems;
       this.importProblems = Array.isArray(problems) ? problems.map(String).slice(0, 20) : [];
       const why = err instanceof Error ? err.message : String(err);
-      this.message = `Nothing was imported: ${why}`;
+      this.message = this.importProblems.length
+        ? `Nothing was imported from ${file.name}; your data is unchanged. Problems found in the file:`
+        : `Nothing was imported from ${file.name}; your data is unchanged. ${why}`;
       return false;
     } finally {
       this.busy = false;
