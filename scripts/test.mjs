@@ -12,23 +12,23 @@ function run(name, cmd, args) {
   return r.status === 0;
 }
 
-mkdirSync('test-results', { recursive: true });
-rmSync('test-results/unit.json', { force: true });
-rmSync('test-results/e2e.json', { force: true });
+mkdirSync('test-reports', { recursive: true });
+rmSync('test-reports/unit.json', { force: true });
+rmSync('test-reports/e2e.json', { force: true });
 
 run('type check', 'npx', ['svelte-check', '--tsconfig', './tsconfig.json', '--threshold', 'error']);
-run('unit tests', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile=test-results/unit.json']);
+run('unit tests', 'npx', ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile=test-reports/unit.json']);
 run('end-to-end tests', 'npx', ['playwright', 'test']);
 
 let passed = 0;
 let failed = 0;
-if (existsSync('test-results/unit.json')) {
-  const u = JSON.parse(readFileSync('test-results/unit.json', 'utf8'));
+if (existsSync('test-reports/unit.json')) {
+  const u = JSON.parse(readFileSync('test-reports/unit.json', 'utf8'));
   passed += u.numPassedTests ?? 0;
   failed += u.numFailedTests ?? 0;
 }
-if (existsSync('test-results/e2e.json')) {
-  const e = JSON.parse(readFileSync('test-results/e2e.json', 'utf8'));
+if (existsSync('test-reports/e2e.json')) {
+  const e = JSON.parse(readFileSync('test-reports/e2e.json', 'utf8'));
   passed += e.stats?.expected ?? 0;
   failed += (e.stats?.unexpected ?? 0) + (e.stats?.flaky ?? 0);
 }

@@ -60,7 +60,7 @@ async function detectWebGPU(): Promise<Capabilities['webgpu']> {
   } catch (e) {
     return none(`asking for a GPU failed (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (!adapter) return none('no usable GPU was found (it may be blocklisted, or WebGPU is turned off)');
+  if (!adapter) return none('no usable GPU was found: it may be blocklisted, or WebGPU is turned off');
   // `info` arrived in Chrome 114 and `info.isFallbackAdapter` later still; older builds have neither.
   const info = (adapter as Partial<Pick<GPUAdapter, 'info'>>).info;
   const legacyFallback = (adapter as { isFallbackAdapter?: unknown }).isFallbackAdapter === true;

@@ -1,0 +1,318 @@
+/**
+ * 1-bit sign codes for embeddings: packing, unpacking, Hamming distance and a
+ * flat store of many codes.
+ *
+ * Two users share this module: the retrieval index (a Hamming prefilter over
+ * every stored memory/chunk/artifact before exact re-ranking) and the
+ * BitDelta-style artifact codec (DESIGN.md 2.4: 384 sign bits plus one scale,
+ * 52 bytes instead of 1,536). Keeping both on the same bit layout means an
+ * artifact's wire code can be dropped into the index as is. Pure: no DOM, no
+ * storage, no randomness.
+ *
+ * Layout (fixed, because it travels on the wire): component i of the vector is
+ * bit (i % 32) of word floor(i / 32), least significant bit first. Serialised
+ * little-endian (`codeToBytes`) this is also "bit i % 8 of byte floor(i / 8)",
+ * so the byte form does not depend on the host's endianness.
+ *
+ * Tie rule: the bit is 1 when the component is strictly greater than 0; 0, -0
+ * and NaN give 0. Exact zeros are vanishingly rare in float embeddings, and one
+ * fixed rule keeps codes reproducible across implementations.
+ */
+
+/** Bits in one storage word; dimensions must be a multiple of it. */
+export const WORD_BITS = 32;
+
+/** Number of 32-bit words a code of `dimension` bits needs (384 -> 12, i.e. 48 bytes). */
+export function wordsForDimension(dimension: number): number {
+  if (!Number.isInteger(dimension) || dimension <= 0 || dimension % WORD_BITS !== 0) {
+    throw new RangeError(`sign-bits: dimension must be a positive multiple of ${WORD_BITS}, got ${dimension}`);
+  }
+  // Distances are kept in Uint16Array by the store's scan.
+  if (dimension > 0xffff) throw new RangeError(`sign-bits: dimension ${dimension} is above the supported 65535`);
+  return dimension / WORD_BITS;
+}
+
+/**
+ * Packs the signs of `vector` (length = dimension) into `out` starting at word
+ * `offset` (a fresh array when `out` is omitted). Returns `out`.
+ */
+export function packSigns(vector: ArrayLike<number>, out?: Uint32Array, offset = 0): Uint32Array {
+  const words = wordsForDimension(vector.length);
+  const target = out ?? new Uint32Array(words);
+  if (offset < 0 || offset + words > target.length) {
+    throw new RangeError(`sign-bits: no room for ${words} words at offset ${offset} in an array of ${target.length}`);
+  }
+  for (let w = 0; w < words; w++) {
+    const base = w * WORD_BITS;
+    let word = 0;
+    for (let b = 0; b < WORD_BITS; b++) {
+      // `> 0` is the tie rule: 0, -0 and NaN all give a 0 bit.
+      if ((vector[base + b] as number) > 0) word |= 1 << b;
+    }
+    target[offset + w] = word >>> 0;
+  }
+  return target;
+}
+
+/**
+ * The ±1 vector a code stands for (bit 1 -> +1, bit 0 -> -1), `dimension`
+ * long. Multiply by a scale (see `signScale`) to approximate the original.
+ */
+export function unpackSigns(code: Uint32Array, dimension: number, out?: Float32Array, offset = 0): Float32Array {
+  const words = wordsForDimension(dimension);
+  if (offset < 0 || offset + words > code.length) {
+    throw new RangeError(`sign-bits: a ${dimension}-dim code needs ${words} words at offset ${offset}, the array has ${code.length}`);
+  }
+  const target = out ?? new Float32Array(dimension);
+  if (target.length !== dimension) {
+    throw new RangeError(`sign-bits: output has length ${target.length}, expected ${dimension}`);
+  }
+  for (let w = 0; w < words; w++) {
+    const word = code[offset + w] as number;
+    for (let b = 0; b < WORD_BITS; b++) target[w * WORD_BITS + b] = (word >>> b) & 1 ? 1 : -1;
+  }
+  return target;
+}
+
+/**
+ * The scale that makes `scale * unpackSigns(code)` the closest sign-code
+ * approximation of `vector` in L2: the mean absolute component (BitDelta's
+ * choice). For a unit vector in 384 dims it is about 0.04.
+ */
+export function signScale(vector: ArrayLike<number>): number {
+  if (vector.length === 0) return 0;
+  let sum = 0;
+  for (let i = 0; i < vector.length; i++) sum += Math.abs(vector[i] as number);
+  return sum / vector.length;
+}
+
+/**
+ * Set bits in a 32-bit word, SWAR style (bit counts of pairs, nibbles, bytes,
+ * then a multiply sums the four bytes). No branches and no memory access, so
+ * it stays in registers inside the scan; the benchmark compares it with a
+ * byte lookup table.
+ */
+export function popcount32(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
+
+/**
+ * Hamming distance between `words` words of `a` (from `aOffset`) and `b`
+ * (from `bOffset`).
+ *
+ * The per-byte counts of several words are added before the final multiply:
+ * each byte holds at most 8 per word, so up to 31 words fit in a byte without
+ * overflow. That saves one multiply and shift per word; longer codes are
+ * folded every 31 words.
+ */
+export function hammingWords(a: Uint32Array, aOffset: number, b: Uint32Array, bOffset: number, words: number): number {
+  let total = 0;
+  let bytes = 0;
+  for (let w = 0, chunk = 0; w < words; w++) {
+    let x = (a[aOffset + w] as number) ^ (b[bOffset + w] as number);
+    x = x - ((x >>> 1) & 0x55555555);
+    x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+    bytes += (x + (x >>> 4)) & 0x0f0f0f0f;
+    if (++chunk === 31) {
+      total += Math.imul(bytes, 0x01010101) >>> 24;
+      bytes = 0;
+      chunk = 0;
+    }
+  }
+  return total + (Math.imul(bytes, 0x01010101) >>> 24);
+}
+
+/** Hamming distance between two whole codes of equal length. */
+export function hamming(a: Uint32Array, b: Uint32Array): number {
+  if (a.length !== b.length) {
+    throw new RangeError(`sign-bits: codes differ in length (${a.length} and ${b.length} words)`);
+  }
+  return hammingWords(a, 0, b, 0, a.length);
+}
+
+/**
+ * Little-endian bytes of a code (48 bytes for 384 dims): the wire form, which
+ * is the same on every host.
+ */
+export function codeToBytes(code: Uint32Array): Uint8Array {
+  const bytes = new Uint8Array(code.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let w = 0; w < code.length; w++) view.setUint32(w * 4, code[w] as number, true);
+  return bytes;
+}
+
+/** Inverse of `codeToBytes`; checks the length against the dimension. */
+export function codeFromBytes(bytes: Uint8Array, dimension: number): Uint32Array {
+  const words = wordsForDimension(dimension);
+  if (bytes.length !== words * 4) {
+    throw new RangeError(`sign-bits: a ${dimension}-dim code is ${words * 4} bytes, got ${bytes.length}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const code = new Uint32Array(words);
+  for (let w = 0; w < words; w++) code[w] = view.getUint32(w * 4, true);
+  return code;
+}
+
+/**
+ * Many codes of one dimension in one Uint32Array, slot after slot, so a scan
+ * reads memory strictly in order (48 bytes per 384-dim code: 4.8 MB for
+ * 100,000). Slots are dense (0..size-1); callers map their ids to slots.
+ * Grows by doubling.
+ */
+export class PackedSignStore {
+  readonly dimension: number;
+  readonly wordsPerCode: number;
+  private data: Uint32Array;
+  private count = 0;
+
+  constructor(dimension: number, initialCapacity = 64) {
+    this.wordsPerCode = wordsForDimension(dimension);
+    this.dimension = dimension;
+    this.data = new Uint32Array(Math.max(1, Math.ceil(initialCapacity)) * this.wordsPerCode);
+  }
+
+  /** Number of codes held. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Slots available before the next growth. */
+  get capacity(): number {
+    return this.data.length / this.wordsPerCode;
+  }
+
+  /** Bytes taken by the codes held (not the spare capacity). */
+  get byteLength(): number {
+    return this.count * this.wordsPerCode * 4;
+  }
+
+  /** The backing words of slots 0..size-1 (a view, not a copy). */
+  get words(): Uint32Array {
+    return this.data.subarray(0, this.count * this.wordsPerCode);
+  }
+
+  /** Packs `vector` into a new last slot and returns that slot. */
+  push(vector: ArrayLike<number>): number {
+    this.checkDimension(vector.length);
+    if (this.count === this.capacity) this.grow();
+    packSigns(vector, this.data, this.count * this.wordsPerCode);
+    return this.count++;
+  }
+
+  /** Appends an already packed code (e.g. one received on the wire). */
+  pushCode(code: Uint32Array): number {
+    if (code.length !== this.wordsPerCode) {
+      throw new RangeError(`sign-bits: code has ${code.length} words, the store holds ${this.wordsPerCode}`);
+    }
+    if (this.count === this.capacity) this.grow();
+    this.data.set(code, this.count * this.wordsPerCode);
+    return this.count++;
+  }
+
+  /** Re-packs slot `slot` from `vector`. */
+  set(slot: number, vector: ArrayLike<number>): void {
+    this.checkSlot(slot);
+    this.checkDimension(vector.length);
+    packSigns(vector, this.data, slot * this.wordsPerCode);
+  }
+
+  /** The code in `slot` (a view into the store; copy it to keep it). */
+  code(slot: number): Uint32Array {
+    this.checkSlot(slot);
+    return this.data.subarray(slot * this.wordsPerCode, (slot + 1) * this.wordsPerCode);
+  }
+
+  /**
+   * Removes `slot` by moving the last code into it (O(words), keeps slots
+   * dense). Returns the slot whose code moved (the old last slot), or -1
+   * when `slot` was the last one; callers update their id -> slot maps.
+   */
+  swapRemove(slot: number): number {
+    this.checkSlot(slot);
+    const last = this.count - 1;
+    if (slot !== last) {
+      const w = this.wordsPerCode;
+      this.data.copyWithin(slot * w, last * w, (last + 1) * w);
+    }
+    this.count = last;
+    return slot === last ? -1 : last;
+  }
+
+  /**
+   * Hamming distance from `query` to every code, in slot order, into `out`
+   * (reused when it is large enough). One sequential pass over the store.
+   */
+  hammingScan(query: Uint32Array, out?: Uint16Array): Uint16Array {
+    const w = this.wordsPerCode;
+    if (query.length !== w) throw new RangeError(`sign-bits: query has ${query.length} words, the store holds ${w}`);
+    const n = this.count;
+    const distances = out && out.length >= n ? out : new Uint16Array(n);
+    const data = this.data;
+    for (let slot = 0, base = 0; slot < n; slot++, base += w) {
+      distances[slot] = hammingWords(data, base, query, 0, w);
+    }
+    return distances;
+  }
+
+  /**
+   * Slots of the `count` codes nearest to `query` by Hamming distance
+   * (fewer when the store is smaller), closest distance first; ties at the
+   * cut-off go to the lower slot.
+   *
+   * Distances are small integers (0..dimension), so instead of a heap this
+   * counts how many codes sit at each distance, finds the cut-off distance,
+   * and collects in a second pass: O(n + dimension), no sort of n.
+   */
+  nearest(query: Uint32Array, count: number, scratch?: Uint16Array): Int32Array {
+    const n = this.count;
+    const take = Math.max(0, Math.min(Math.floor(count), n));
+    const result = new Int32Array(take);
+    if (take === 0) return result;
+    const distances = this.hammingScan(query, scratch);
+
+    const histogram = new Uint32Array(this.dimension + 1);
+    for (let slot = 0; slot < n; slot++) histogram[distances[slot] as number]!++;
+    // cutoff: the smallest distance at which `take` codes have been reached;
+    // all codes closer than it are in, and `room` of those exactly at it.
+    let cutoff = 0;
+    let below = 0;
+    while (below + (histogram[cutoff] as number) < take) below += histogram[cutoff++] as number;
+
+    // Start offset of each distance bucket, so the output comes out ordered
+    // by distance without sorting (a counting sort of the chosen few).
+    const start = new Uint32Array(cutoff + 1);
+    for (let d = 1; d <= cutoff; d++) start[d] = (start[d - 1] as number) + (histogram[d - 1] as number);
+    let room = take - below;
+    for (let slot = 0; slot < n; slot++) {
+      const d = distances[slot] as number;
+      if (d > cutoff) continue;
+      if (d === cutoff) {
+        if (room === 0) continue;
+        room--;
+      }
+      result[start[d]!++] = slot;
+    }
+    return result;
+  }
+
+  private grow(): void {
+    const next = new Uint32Array(Math.max(this.data.length * 2, this.wordsPerCode));
+    next.set(this.data);
+    this.data = next;
+  }
+
+  private checkSlot(slot: number): void {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.count) {
+      throw new RangeError(`sign-bits: slot ${slot} is out of range (size ${this.count})`);
+    }
+  }
+
+  private checkDimension(length: number): void {
+    if (length !== this.dimension) {
+      throw new RangeError(`sign-bits: vector has dimension ${length}, the store holds ${this.dimension}`);
+    }
+  }
+}
