@@ -73,6 +73,12 @@ export const SETTING_DEFINITIONS = {
   modelMirror: defineSetting(z.string().min(1).max(2_000).nullable(), null),
   /** The model that was last loaded successfully (its files are cached): loaded without asking next time. */
   lastLoadedModelId: defineSetting(z.string().min(1).max(EXPORT_LIMITS.modelIdChars).nullable(), null),
+  /** The person's profile (identity layer): how the assistant should address them. */
+  profileName: defineSetting(z.string().max(200), ''),
+  /** Preferred language for answers, in the person's words ('' = no preference). */
+  profileLanguage: defineSetting(z.string().max(100), ''),
+  /** Instructions that apply to every conversation, before its own system prompt. */
+  standingInstructions: defineSetting(z.string().max(4_000), ''),
 };
 
 interface SettingDefinition<T> {
@@ -108,7 +114,8 @@ export async function setSetting<K extends SettingKey>(db: H3lixDatabase, key: K
 }
 
 function readSetting<K extends SettingKey>(key: K, record: SettingRecord | undefined): Settings[K] {
-  const definition: SettingDefinition<Settings[K]> = SETTING_DEFINITIONS[key];
+  // TypeScript cannot correlate the key with its own definition's type.
+  const definition = SETTING_DEFINITIONS[key] as unknown as SettingDefinition<Settings[K]>;
   if (!record) return definition.fallback;
   const parsed = definition.schema.safeParse(record.value);
   return parsed.success ? parsed.data : definition.fallback;

@@ -54,6 +54,19 @@ export const SCHEMA_VERSIONS: readonly SchemaVersion[] = [
     },
     note: 'Chat: conversations, their messages, and key/value settings.',
   },
+  {
+    version: 2,
+    date: '2026-11-22',
+    stores: {
+      conversations: 'id, updatedAt',
+      messages: 'id, [conversationId+createdAt], status',
+      settings: 'key',
+      // One record ('node'): the Ed25519 key pair of this instance. Not in
+      // export files: the private key is non-extractable by design.
+      identity: 'id',
+    },
+    note: 'Identity layer: the node key pair, made on first run.',
+  },
 ];
 
 function latestOf(versions: readonly SchemaVersion[]): SchemaVersion {

@@ -14,6 +14,7 @@
  */
 
 import Dexie, { type DexieOptions, type Table } from 'dexie';
+import type { IdentityRecord } from './identity';
 import type { Conversation, Message, SettingRecord } from '../lib/chat/types';
 import { SCHEMA_VERSIONS, type SchemaVersion } from './db-schema';
 
@@ -89,6 +90,7 @@ export class H3lixDatabase extends Dexie {
   declare readonly conversations: Table<Conversation, string>;
   declare readonly messages: Table<Message, string>;
   declare readonly settings: Table<SettingRecord, string>;
+  declare readonly identity: Table<IdentityRecord, string>;
 
   constructor(name: string, options: DexieOptions, schema: readonly SchemaVersion[] = SCHEMA_VERSIONS) {
     super(name, options);

@@ -16,6 +16,8 @@ import { findEntry } from '../lib/engine/catalogue';
 import { EngineState } from './engine.svelte';
 import { ChatState, type ChatStore } from './chat.svelte';
 import { DataState } from './data.svelte';
+import { ProfileState } from './profile.svelte';
+import { loadOrCreateIdentity } from '../services/identity';
 
 const now = () => Date.now();
 const newId = () => crypto.randomUUID();
@@ -37,6 +39,7 @@ export class AppState {
   readonly engine: EngineState;
   readonly chat: ChatState;
   readonly data: DataState;
+  readonly profile: ProfileState;
 
   #db: H3lixDatabase | null = null;
   #client: EngineClient;
@@ -57,7 +60,20 @@ export class AppState {
       deleteMessages: (ids) => repo.deleteMessages(this.#requireDb(), ids),
       recoverInterrupted: () => repo.recoverInterrupted(this.#requireDb()),
     };
-    this.chat = new ChatState(store, this.engine);
+    this.profile = new ProfileState({
+      loadIdentity: () => loadOrCreateIdentity(this.#requireDb(), now),
+      loadProfile: async () => {
+        const s = await repo.getSettings(this.#requireDb());
+        return { profileName: s.profileName, profileLanguage: s.profileLanguage, standingInstructions: s.standingInstructions };
+      },
+      saveProfile: async (p) => {
+        const db = this.#requireDb();
+        await repo.setSetting(db, 'profileName', p.profileName);
+        await repo.setSetting(db, 'profileLanguage', p.profileLanguage);
+        await repo.setSetting(db, 'standingInstructions', p.standingInstructions);
+      },
+    });
+    this.chat = new ChatState(store, this.engine, () => this.profile.profile);
     this.data = new DataState(
       {
         exportAll: () => exportAll(this.#requireDb(), now),
@@ -70,6 +86,7 @@ export class AppState {
       },
       async () => {
         await this.chat.reload();
+        await this.profile.load();
         await this.#applySettings();
       },
     );
@@ -108,7 +125,7 @@ export class AppState {
       if (document.visibilityState === 'hidden') this.chat.flush();
     });
 
-    await this.chat.init();
+    await Promise.all([this.chat.init(), this.profile.load()]);
     this.started = true;
     performance.mark('h3lix:interactive');
     void requestPersistence().then(() => this.data.refresh());

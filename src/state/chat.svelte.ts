@@ -8,6 +8,7 @@ import type { Conversation, Message, MessageStats } from '../lib/chat/types';
 import type { ChatTurn, GenerateOptions } from '../lib/engine/contract';
 import { fitContextWindow } from '../lib/chat/context-window';
 import { titleFromMessage, UNTITLED } from '../lib/chat/title';
+import { systemPromptFor, type ProfileFields } from '../lib/governance/profile';
 import type { EngineState } from './engine.svelte';
 
 /** What the chat state needs from storage (implemented over Dexie in services/). */
@@ -48,9 +49,13 @@ export class ChatState {
   #pendingSave: { id: string; content: string } | null = null;
   #saveTimer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(store: ChatStore, engine: EngineState) {
+  #standing: () => ProfileFields;
+
+  /** @param standing the person's profile, read at each reply (identity layer) */
+  constructor(store: ChatStore, engine: EngineState, standing: () => ProfileFields) {
     this.#store = store;
     this.#engine = engine;
+    this.#standing = standing;
   }
 
   async init(): Promise<void> {
@@ -161,7 +166,7 @@ export class ChatState {
       .map((m) => ({ role: m.role, content: m.content }));
     const fresh = this.conversations.find((c) => c.id === conversation.id) ?? conversation;
     const { turns } = fitContextWindow(
-      fresh.systemPrompt,
+      systemPromptFor(this.#standing(), fresh.systemPrompt),
       history,
       entry.contextWindow,
       this.generation.maxNewTokens,

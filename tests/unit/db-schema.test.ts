@@ -16,6 +16,7 @@ import { openDatabase } from '../../src/services/db';
  */
 const LANDED: Record<number, string> = {
   1: '2026-11-22|conversations=id, updatedAt|messages=id, [conversationId+createdAt], status|settings=key|upgrade:no',
+  2: '2026-11-22|conversations=id, updatedAt|messages=id, [conversationId+createdAt], status|settings=key|identity=id|upgrade:no',
 };
 
 function fingerprint(version: (typeof SCHEMA_VERSIONS)[number]): string {

@@ -26,7 +26,35 @@ interface UpgradeFixture {
  * One fixture per app schema version above 1, keyed by the version it
  * upgrades TO. Version 1 is the first: nothing to upgrade from yet.
  */
-const APP_UPGRADE_FIXTURES: Record<number, UpgradeFixture> = {};
+const APP_UPGRADE_FIXTURES: Record<number, UpgradeFixture> = {
+  // 2026-11-22: the identity table appears; chat data is untouched and no
+  // identity exists until the app makes one on its next start.
+  2: {
+    seed: {
+      conversations: [{ id: 'c1', title: 'Kept', systemPrompt: 'Be brief.', createdAt: 1, updatedAt: 2 }],
+      messages: [
+        {
+          id: 'm1',
+          conversationId: 'c1',
+          role: 'user',
+          content: 'hello',
+          createdAt: 1,
+          status: 'complete',
+          modelId: null,
+          stats: null,
+          error: null,
+        },
+      ],
+      settings: [{ key: 'modelId', value: 'fixtures/random-smollm2-chat' }],
+    },
+    async verify(db) {
+      expect(await db.table('conversations').get('c1')).toMatchObject({ title: 'Kept', systemPrompt: 'Be brief.' });
+      expect(await db.table('messages').where('[conversationId+createdAt]').between(['c1', 0], ['c1', Infinity]).toArray()).toHaveLength(1);
+      expect(await db.table('settings').get('modelId')).toEqual({ key: 'modelId', value: 'fixtures/random-smollm2-chat' });
+      expect(await db.table('identity').count()).toBe(0);
+    },
+  },
+};
 
 /** Seeds a database at version `target - 1`, opens it with the app's factory at `target`, runs the fixture's checks. */
 async function checkUpgrade(
