@@ -285,7 +285,14 @@ describe('messages', () => {
 describe('settings', () => {
   it('gives the default for a setting never set', async () => {
     expect(await getSetting(db, 'modelId')).toBeNull();
-    expect(await getSettings(db)).toEqual({ modelId: null, modelMirror: null, lastLoadedModelId: null });
+    expect(await getSettings(db)).toEqual({
+      modelId: null,
+      modelMirror: null,
+      lastLoadedModelId: null,
+      profileName: '',
+      profileLanguage: '',
+      standingInstructions: '',
+    });
   });
 
   it('stores and reads typed values', async () => {
@@ -296,6 +303,9 @@ describe('settings', () => {
       modelId: 'qwen-0.5b',
       modelMirror: 'https://mirror.example/models/',
       lastLoadedModelId: null,
+      profileName: '',
+      profileLanguage: '',
+      standingInstructions: '',
     });
     await setSetting(db, 'modelId', null);
     expect(await getSetting(db, 'modelId')).toBeNull();
