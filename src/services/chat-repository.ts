@@ -79,6 +79,13 @@ export const SETTING_DEFINITIONS = {
   profileLanguage: defineSetting(z.string().max(100), ''),
   /** Instructions that apply to every conversation, before its own system prompt. */
   standingInstructions: defineSetting(z.string().max(4_000), ''),
+  /** Execution layer: the person's policy per action (read through parsePolicyOverrides, which clamps). */
+  actionPolicies: defineSetting(z.record(z.string().max(64), z.enum(['allow', 'ask', 'deny'])), {}),
+  /** Pending reminders (fired ones are removed). */
+  reminders: defineSetting(
+    z.array(z.strictObject({ id: z.string().min(1).max(128), text: z.string().min(1).max(200), at: z.number().int().nonnegative() })).max(500),
+    [] as Array<{ id: string; text: string; at: number }>,
+  ),
 };
 
 interface SettingDefinition<T> {

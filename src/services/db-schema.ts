@@ -67,6 +67,28 @@ export const SCHEMA_VERSIONS: readonly SchemaVersion[] = [
     },
     note: 'Identity layer: the node key pair, made on first run.',
   },
+  {
+    version: 3,
+    date: '2026-11-22',
+    stores: {
+      conversations: 'id, updatedAt',
+      messages: 'id, [conversationId+createdAt], status',
+      settings: 'key',
+      identity: 'id',
+      // Long-term memory. status: the Memory view lists proposals apart;
+      // updatedAt: newest first. Embeddings live in the records and are
+      // loaded once into an in-memory index for retrieval.
+      memories: 'id, status, updatedAt',
+      // Private documents and their chunks (documentId: cascade on delete).
+      documents: 'id, addedAt',
+      chunks: 'id, documentId',
+      // What each answer used (keyed by the answer's message id).
+      evidence: 'messageId',
+      // The execution layer's audit log, newest first.
+      audit: 'id, at',
+    },
+    note: 'Memory, private documents, evidence and the audit log (identity, memory and governance).',
+  },
 ];
 
 function latestOf(versions: readonly SchemaVersion[]): SchemaVersion {

@@ -18,6 +18,13 @@ import { ChatState, type ChatStore } from './chat.svelte';
 import { DataState } from './data.svelte';
 import { ProfileState } from './profile.svelte';
 import { loadOrCreateIdentity } from '../services/identity';
+import { ActionsState } from './actions.svelte';
+import type { ValidatedRequest } from '../lib/governance/actions';
+import type { AuditEntry } from '../lib/governance/audit';
+import { evaluateExpression, formatCalculatorResult } from '../lib/governance/calculator';
+import { conversationToMarkdown, markdownFileName } from '../lib/chat/markdown-export';
+import { ReminderScheduler, ensureNotificationPermission, showReminder, type Reminder } from '../services/reminders';
+import { downloadText } from '../services/download';
 
 const now = () => Date.now();
 const newId = () => crypto.randomUUID();
@@ -40,6 +47,7 @@ export class AppState {
   readonly chat: ChatState;
   readonly data: DataState;
   readonly profile: ProfileState;
+  readonly actions: ActionsState;
 
   #db: H3lixDatabase | null = null;
   #client: EngineClient;
@@ -74,6 +82,19 @@ export class AppState {
       },
     });
     this.chat = new ChatState(store, this.engine, () => this.profile.profile);
+    this.actions = new ActionsState(
+      {
+        loadPolicies: () => repo.getSetting(this.#requireDb(), 'actionPolicies'),
+        savePolicies: (o) => repo.setSetting(this.#requireDb(), 'actionPolicies', { ...o }),
+        loadAudit: (limit) => this.#requireDb().table<AuditEntry, string>('audit').orderBy('at').reverse().limit(limit).toArray(),
+        appendAudit: async (entry) => {
+          await this.#requireDb().table<AuditEntry, string>('audit').put(entry);
+        },
+      },
+      { run: (request) => this.#runAction(request) },
+      now,
+      newId,
+    );
     this.data = new DataState(
       {
         exportAll: () => exportAll(this.#requireDb(), now),
@@ -87,9 +108,51 @@ export class AppState {
       async () => {
         await this.chat.reload();
         await this.profile.load();
+        await this.actions.load();
+        this.#reminders.cancelAll();
+        this.#reminders.sync(await repo.getSetting(this.#requireDb(), 'reminders'));
         await this.#applySettings();
       },
     );
+  }
+
+  #reminders = new ReminderScheduler(async (r, late) => {
+    await showReminder(r, late);
+    const db = this.#requireDb();
+    const pending = await repo.getSetting(db, 'reminders');
+    await repo.setSetting(db, 'reminders', pending.filter((x) => x.id !== r.id));
+  }, now);
+
+  /** The actions themselves; reached only through the execution layer's gate (ActionsState.run). */
+  async #runAction(request: ValidatedRequest): Promise<string> {
+    const db = this.#requireDb();
+    switch (request.actionId) {
+      case 'calculate': {
+        const { expression } = request.params;
+        return `${expression} = ${formatCalculatorResult(evaluateExpression(expression))}`;
+      }
+      case 'save-conversation-markdown': {
+        const conversation = await repo.getConversation(db, request.params.conversationId);
+        if (!conversation) throw new Error('That conversation no longer exists.');
+        const messages = await repo.listMessages(db, conversation.id);
+        const name = markdownFileName(conversation);
+        downloadText(name, conversationToMarkdown(conversation, messages, Intl.DateTimeFormat().resolvedOptions().timeZone), 'text/markdown');
+        return `Saved ${name}`;
+      }
+      case 'remind': {
+        const { text, at } = request.params;
+        if (at <= now()) throw new Error('That time has already passed.');
+        await ensureNotificationPermission();
+        const reminder: Reminder = { id: newId(), text, at };
+        const pending = await repo.getSetting(db, 'reminders');
+        await repo.setSetting(db, 'reminders', [...pending, reminder]);
+        this.#reminders.sync([reminder]);
+        return `Reminder set for ${new Date(at).toLocaleString()}`;
+      }
+      case 'share-artifact':
+      case 'ask-network':
+        throw new Error('This action arrives with the network.');
+    }
   }
 
   #requireDb(): H3lixDatabase {
@@ -125,7 +188,8 @@ export class AppState {
       if (document.visibilityState === 'hidden') this.chat.flush();
     });
 
-    await Promise.all([this.chat.init(), this.profile.load()]);
+    await Promise.all([this.chat.init(), this.profile.load(), this.actions.load()]);
+    this.#reminders.sync(await repo.getSetting(db, 'reminders'));
     this.started = true;
     performance.mark('h3lix:interactive');
     void requestPersistence().then(() => this.data.refresh());

@@ -17,6 +17,7 @@ import { openDatabase } from '../../src/services/db';
 const LANDED: Record<number, string> = {
   1: '2026-11-22|conversations=id, updatedAt|messages=id, [conversationId+createdAt], status|settings=key|upgrade:no',
   2: '2026-11-22|conversations=id, updatedAt|messages=id, [conversationId+createdAt], status|settings=key|identity=id|upgrade:no',
+  3: '2026-11-22|conversations=id, updatedAt|messages=id, [conversationId+createdAt], status|settings=key|identity=id|memories=id, status, updatedAt|documents=id, addedAt|chunks=id, documentId|evidence=messageId|audit=id, at|upgrade:no',
 };
 
 function fingerprint(version: (typeof SCHEMA_VERSIONS)[number]): string {
