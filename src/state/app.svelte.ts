@@ -21,6 +21,7 @@ import { loadOrCreateIdentity } from '../services/identity';
 import { ActionsState } from './actions.svelte';
 import type { ValidatedRequest } from '../lib/governance/actions';
 import type { AuditEntry } from '../lib/governance/audit';
+import type { EvidenceRecord } from '../lib/governance/evidence';
 import { evaluateExpression, formatCalculatorResult } from '../lib/governance/calculator';
 import { conversationToMarkdown, markdownFileName } from '../lib/chat/markdown-export';
 import { ReminderScheduler, ensureNotificationPermission, showReminder, type Reminder } from '../services/reminders';
@@ -67,6 +68,13 @@ export class AppState {
       saveStreamingProgress: (id, content) => repo.saveStreamingProgress(this.#requireDb(), id, content),
       deleteMessages: (ids) => repo.deleteMessages(this.#requireDb(), ids),
       recoverInterrupted: () => repo.recoverInterrupted(this.#requireDb()),
+      getEvidence: async (ids) =>
+        (await this.#requireDb().table<EvidenceRecord, string>('evidence').bulkGet(ids)).filter(
+          (r): r is EvidenceRecord => r !== undefined,
+        ),
+      putEvidence: async (record) => {
+        await this.#requireDb().table<EvidenceRecord, string>('evidence').put(record);
+      },
     };
     this.profile = new ProfileState({
       loadIdentity: () => loadOrCreateIdentity(this.#requireDb(), now),
@@ -81,7 +89,7 @@ export class AppState {
         await repo.setSetting(db, 'standingInstructions', p.standingInstructions);
       },
     });
-    this.chat = new ChatState(store, this.engine, () => this.profile.profile);
+    this.chat = new ChatState(store, this.engine, () => this.profile.profile, null, now);
     this.actions = new ActionsState(
       {
         loadPolicies: () => repo.getSetting(this.#requireDb(), 'actionPolicies'),

@@ -6,9 +6,10 @@
  */
 import type { Conversation, Message, MessageStats } from '../lib/chat/types';
 import type { ChatTurn, GenerateOptions } from '../lib/engine/contract';
-import { fitContextWindow } from '../lib/chat/context-window';
+import { assemblePrompt, type RetrievedItem } from '../lib/governance/prompt-assembly';
+import { applyMark, createEvidenceRecord, type ClaimTarget, type ClaimMark, type EvidenceRecord } from '../lib/governance/evidence';
 import { titleFromMessage, UNTITLED } from '../lib/chat/title';
-import { systemPromptFor, type ProfileFields } from '../lib/governance/profile';
+import { profileInstructions, type ProfileFields } from '../lib/governance/profile';
 import type { EngineState } from './engine.svelte';
 
 /** What the chat state needs from storage (implemented over Dexie in services/). */
@@ -24,7 +25,17 @@ export interface ChatStore {
   saveStreamingProgress(id: string, content: string): Promise<void>;
   deleteMessages(ids: string[]): Promise<void>;
   recoverInterrupted(): Promise<number>;
+  getEvidence(messageIds: string[]): Promise<EvidenceRecord[]>;
+  putEvidence(record: EvidenceRecord): Promise<void>;
 }
+
+/** Finds what the assistant knows that bears on a question (memories, documents; later network artifacts). */
+export interface Retriever {
+  retrieve(question: string, signal: AbortSignal): Promise<RetrievedItem[]>;
+}
+
+/** Share of the context window that retrieved material may take. */
+const CONTEXT_SHARE = 0.35;
 
 /** Save the growing reply at most this often (ms): cheap, and little is lost on close. */
 const SAVE_EVERY_MS = 250;
@@ -38,6 +49,8 @@ export class ChatState {
   /** Id of the assistant message being written, if any. */
   streamingId = $state<string | null>(null);
   error = $state<string | null>(null);
+  /** Evidence of the open conversation's answers, by message id. */
+  evidence = $state.raw<ReadonlyMap<string, EvidenceRecord>>(new Map());
   generation = $state<GenerateOptions>({ ...DEFAULT_GENERATION });
 
   active: Conversation | null = $derived(this.conversations.find((c) => c.id === this.activeId) ?? null);
@@ -50,12 +63,23 @@ export class ChatState {
   #saveTimer: ReturnType<typeof setTimeout> | null = null;
 
   #standing: () => ProfileFields;
+  #retriever: Retriever | null;
+  #now: () => number;
 
-  /** @param standing the person's profile, read at each reply (identity layer) */
-  constructor(store: ChatStore, engine: EngineState, standing: () => ProfileFields) {
+  /**
+   * @param standing the person's profile, read at each reply (identity layer)
+   * @param retriever memory and document retrieval; null where none is set up
+   */
+  constructor(store: ChatStore, engine: EngineState, standing: () => ProfileFields, retriever: Retriever | null, now: () => number) {
     this.#store = store;
     this.#engine = engine;
     this.#standing = standing;
+    this.#retriever = retriever;
+    this.#now = now;
+  }
+
+  setRetriever(retriever: Retriever | null): void {
+    this.#retriever = retriever;
   }
 
   async init(): Promise<void> {
@@ -69,6 +93,7 @@ export class ChatState {
     this.conversations = await this.#store.listConversations();
     if (this.activeId && this.conversations.some((c) => c.id === this.activeId)) {
       this.messages = await this.#store.listMessages(this.activeId);
+      await this.#loadEvidence();
     } else {
       this.activeId = null;
       this.messages = [];
@@ -81,6 +106,23 @@ export class ChatState {
     if (this.busy) this.stop();
     this.activeId = id;
     this.messages = await this.#store.listMessages(id);
+    await this.#loadEvidence();
+  }
+
+  async #loadEvidence(): Promise<void> {
+    const ids = this.messages.filter((m) => m.role === 'assistant').map((m) => m.id);
+    const records = ids.length ? await this.#store.getEvidence(ids) : [];
+    this.evidence = new Map(records.map((r) => [r.messageId, r]));
+  }
+
+  /** The person marks an answer, or one item it used, as verified or disputed. */
+  async mark(messageId: string, target: ClaimTarget, mark: ClaimMark): Promise<void> {
+    const record = this.evidence.get(messageId);
+    if (!record) return;
+    const next = applyMark(record, { type: 'mark', target, mark, at: this.#now() });
+    if (next === record) return;
+    await this.#store.putEvidence(next);
+    this.evidence = new Map(this.evidence).set(messageId, next);
   }
 
   /** Starts an empty conversation; it is only stored once something is said in it. */
@@ -88,6 +130,7 @@ export class ChatState {
     if (this.busy) this.stop();
     this.activeId = null;
     this.messages = [];
+    this.evidence = new Map();
   }
 
   async rename(id: string, title: string): Promise<void> {
@@ -161,16 +204,33 @@ export class ChatState {
       this.error = 'No model is loaded. Open Settings to choose and load one.';
       return;
     }
-    const history: ChatTurn[] = this.messages
+    const usable: ChatTurn[] = this.messages
       .filter((m) => m.content.trim() && m.status !== 'error')
       .map((m) => ({ role: m.role, content: m.content }));
+    const last = usable.at(-1);
+    if (!last || last.role !== 'user') return;
     const fresh = this.conversations.find((c) => c.id === conversation.id) ?? conversation;
-    const { turns } = fitContextWindow(
-      systemPromptFor(this.#standing(), fresh.systemPrompt),
-      history,
-      entry.contextWindow,
-      this.generation.maxNewTokens,
-    );
+    const abort = new AbortController();
+    this.#abort = abort;
+
+    // Retrieval failing (no embedder yet, storage trouble) must not cost the answer.
+    let items: RetrievedItem[] = [];
+    try {
+      items = this.#retriever ? await this.#retriever.retrieve(last.content, abort.signal) : [];
+    } catch (err) {
+      console.warn('Retrieval failed; answering without memories and documents', err);
+    }
+    const assembled = assemblePrompt({
+      systemPrompt: fresh.systemPrompt,
+      standingInstructions: profileInstructions(this.#standing()),
+      items,
+      history: usable.slice(0, -1),
+      question: last.content,
+      contextWindow: entry.contextWindow,
+      reserveForReply: this.generation.maxNewTokens,
+      contextBudget: Math.floor(entry.contextWindow * CONTEXT_SHARE),
+    });
+    const turns = assembled.turns;
 
     const draft = await this.#store.addMessage({
       conversationId: conversation.id,
@@ -183,9 +243,12 @@ export class ChatState {
     });
     this.messages.push(draft);
     const index = this.messages.length - 1;
-    const abort = new AbortController();
-    this.#abort = abort;
     this.streamingId = draft.id;
+    if (assembled.used.length > 0) {
+      const record = createEvidenceRecord(draft.id, assembled.used, this.#now());
+      await this.#store.putEvidence(record);
+      this.evidence = new Map(this.evidence).set(draft.id, record);
+    }
 
     try {
       const result = await engine.generate(

@@ -1,18 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { profileInstructions, systemPromptFor } from '../../src/lib/governance/profile';
-
-const empty = { profileName: '', profileLanguage: '', standingInstructions: '' };
+import { profileInstructions } from '../../src/lib/governance/profile';
 
 describe('profile instructions', () => {
-  it('are empty for an empty profile, leaving the conversation prompt alone', () => {
-    expect(profileInstructions(empty)).toBe('');
-    expect(systemPromptFor(empty, 'Be brief.')).toBe('Be brief.');
-    expect(systemPromptFor(empty, '  ')).toBe('');
+  it('are empty for an empty profile', () => {
+    expect(profileInstructions({ profileName: ' ', profileLanguage: '', standingInstructions: '' })).toBe('');
   });
-  it('put name, language and standing instructions before the conversation prompt', () => {
+  it('say the name, the language and the standing instructions', () => {
     const p = { profileName: ' Ada ', profileLanguage: 'French', standingInstructions: 'Use metric units.' };
-    expect(systemPromptFor(p, 'Be brief.')).toBe(
-      'The person you are helping is called Ada.\nAnswer in French unless asked otherwise.\nUse metric units.\n\nBe brief.',
+    expect(profileInstructions(p)).toBe(
+      'The person you are helping is called Ada.\nAnswer in French unless asked otherwise.\nUse metric units.',
     );
   });
 });

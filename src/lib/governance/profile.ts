@@ -1,7 +1,7 @@
 /**
  * The person's profile as instructions for the model: who they are, the
- * language they want, and their standing instructions, placed before each
- * conversation's own system prompt. Pure.
+ * language they want, and their standing instructions. Prompt assembly puts
+ * them after each conversation's own system prompt. Pure.
  */
 export interface ProfileFields {
   profileName: string;
@@ -15,9 +15,4 @@ export function profileInstructions(p: ProfileFields): string {
   if (p.profileLanguage.trim()) lines.push(`Answer in ${p.profileLanguage.trim()} unless asked otherwise.`);
   if (p.standingInstructions.trim()) lines.push(p.standingInstructions.trim());
   return lines.join('\n');
-}
-
-/** Standing instructions first, then the conversation's own system prompt. */
-export function systemPromptFor(profile: ProfileFields, conversationPrompt: string): string {
-  return [profileInstructions(profile), conversationPrompt.trim()].filter(Boolean).join('\n\n');
 }
