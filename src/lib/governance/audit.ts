@@ -13,8 +13,7 @@
  * proxies) yields a placeholder, never an exception.
  */
 import type { RiskLevel } from './actions';
-import type { ActionRequest, Decision, DecisionKind, Origin, RefusalReason } from './policy';
-import { TEXT_ORIGINS } from './policy';
+import { TEXT_ORIGINS, type ActionRequest, type Decision, type DecisionKind, type Origin, type RefusalReason } from './policy';
 import { sanitizeUntrustedText, truncateAtWord } from './prompt-assembly';
 
 export type AuditOutcome = 'done' | 'failed' | 'cancelled' | 'refused';

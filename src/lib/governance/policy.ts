@@ -154,15 +154,18 @@ type Checked =
   | { ok: true; action: AnyActionDefinition; request: ValidatedRequest; policy: Policy }
   | { ok: false; reason: Exclude<RefusalReason, 'text-origin'>; message: string; action: AnyActionDefinition | null };
 
-function check(request: unknown, overrides: PolicyOverrides, registry: ActionRegistry): Checked {
-  let actionId: unknown;
-  let params: unknown;
+/** The request's fields, read once; a throwing getter or a non-object reads as nothing. */
+function readRequest(request: unknown): { actionId: unknown; params: unknown } {
   try {
-    actionId = (request as ActionRequest | null)?.actionId;
-    params = (request as ActionRequest | null)?.params;
+    const r = request as ActionRequest | null | undefined;
+    return { actionId: r?.actionId, params: r?.params };
   } catch {
-    actionId = undefined;
+    return { actionId: undefined, params: undefined };
   }
+}
+
+function check(request: unknown, overrides: PolicyOverrides, registry: ActionRegistry): Checked {
+  const { actionId, params } = readRequest(request);
   const found = registry.lookup(actionId);
   if (!found.ok) return { ok: false, reason: 'unknown-action', message: found.message, action: null };
   const { action } = found;
@@ -185,7 +188,9 @@ export function decide(
   registry: ActionRegistry = builtinActionRegistry,
 ): Decision {
   if (origin !== 'person') {
-    // Decided before the content is examined; the content only shapes the suggestion.
+    // Refused before the content is examined; the content only names the action for the
+    // audit log and, for the model's own text, shapes a suggestion.
+    const found = registry.lookup(readRequest(request).actionId);
     const checked = origin === 'model' ? check(request, overrides, registry) : null;
     const suggestion =
       checked?.ok && checked.policy !== 'deny' ? { request: checked.request, label: checked.action.label } : null;
@@ -193,7 +198,7 @@ export function decide(
       kind: 'refuse',
       reason: 'text-origin',
       message: `Actions only run when you start them; this request came from ${describeOrigin(origin)}.`,
-      action: checked?.ok ? checked.action : null,
+      action: found.ok ? found.action : null,
       suggestion,
     };
   }
