@@ -32,6 +32,7 @@ export default defineConfig({
       H3LIX_MODEL_MIRROR: '/models/',
       H3LIX_DEFAULT_MODEL: 'fixtures/random-smollm2-chat',
       H3LIX_AUTOLOAD: '1',
+      H3LIX_EMBEDDER: 'fixtures/lexical-minilm-384',
     },
   },
 });

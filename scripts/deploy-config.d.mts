@@ -2,5 +2,6 @@ export interface DeployConfig {
   modelMirror: string | null;
   defaultModel: string | null;
   autoLoad: boolean;
+  embedder: string | null;
 }
 export function deployConfigFromEnv(env: Record<string, string | undefined>): DeployConfig | null;

@@ -3,15 +3,18 @@
 //   H3LIX_MODEL_MIRROR   URL prefix of a model mirror in the hub layout ('/models/' = this server)
 //   H3LIX_DEFAULT_MODEL  catalogue id proposed on first visit
 //   H3LIX_AUTOLOAD       '1' to load the default model without asking (mirror deployments)
+//   H3LIX_EMBEDDER       embedding model repo for memory and documents (default: the real all-MiniLM-L6-v2)
 /** @param {Record<string, string | undefined>} env */
 export function deployConfigFromEnv(env) {
   const mirror = env.H3LIX_MODEL_MIRROR;
   const model = env.H3LIX_DEFAULT_MODEL;
   const autoload = env.H3LIX_AUTOLOAD;
-  if (mirror === undefined && model === undefined && autoload === undefined) return null;
+  const embedder = env.H3LIX_EMBEDDER;
+  if (mirror === undefined && model === undefined && autoload === undefined && embedder === undefined) return null;
   return {
     modelMirror: mirror || null,
     defaultModel: model || null,
     autoLoad: autoload === '1' || autoload === 'true',
+    embedder: embedder || null,
   };
 }

@@ -9,11 +9,13 @@ const DeployConfigSchema = z.object({
   modelMirror: z.string().max(2048).nullable().default(null),
   defaultModel: z.string().max(200).nullable().default(null),
   autoLoad: z.boolean().default(false),
+  /** Embedding model for memory and documents; null: the real all-MiniLM-L6-v2. */
+  embedder: z.string().max(200).nullable().default(null),
 });
 
 export type DeployConfig = z.infer<typeof DeployConfigSchema>;
 
-export const DEFAULT_DEPLOY_CONFIG: DeployConfig = { modelMirror: null, defaultModel: null, autoLoad: false };
+export const DEFAULT_DEPLOY_CONFIG: DeployConfig = { modelMirror: null, defaultModel: null, autoLoad: false, embedder: null };
 
 export async function loadDeployConfig(fetcher: typeof fetch = fetch): Promise<DeployConfig> {
   try {
