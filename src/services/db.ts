@@ -16,6 +16,9 @@
 import Dexie, { type DexieOptions, type Table } from 'dexie';
 import type { IdentityRecord } from './identity';
 import type { Conversation, Message, SettingRecord } from '../lib/chat/types';
+import type { AuditEntry } from '../lib/governance/audit';
+import type { EvidenceRecord } from '../lib/governance/evidence';
+import type { DocumentChunk, Memory, PrivateDocument } from '../lib/memory/types';
 import { SCHEMA_VERSIONS, type SchemaVersion } from './db-schema';
 
 export const DEFAULT_DATABASE_NAME = 'h3lix';
@@ -91,6 +94,11 @@ export class H3lixDatabase extends Dexie {
   declare readonly messages: Table<Message, string>;
   declare readonly settings: Table<SettingRecord, string>;
   declare readonly identity: Table<IdentityRecord, string>;
+  declare readonly memories: Table<Memory, string>;
+  declare readonly documents: Table<PrivateDocument, string>;
+  declare readonly chunks: Table<DocumentChunk, string>;
+  declare readonly evidence: Table<EvidenceRecord, string>;
+  declare readonly audit: Table<AuditEntry, string>;
 
   constructor(name: string, options: DexieOptions, schema: readonly SchemaVersion[] = SCHEMA_VERSIONS) {
     super(name, options);

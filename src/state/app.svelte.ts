@@ -26,9 +26,27 @@ import { evaluateExpression, formatCalculatorResult } from '../lib/governance/ca
 import { conversationToMarkdown, markdownFileName } from '../lib/chat/markdown-export';
 import { ReminderScheduler, ensureNotificationPermission, showReminder, type Reminder } from '../services/reminders';
 import { downloadText } from '../services/download';
+import { MemoryState } from './memory.svelte';
+import { EmbedderClient } from '../services/embedder-client';
+import { KnowledgeBase } from '../services/knowledge';
+import { listMemories } from '../services/memory-repository';
+import { listDocuments } from '../services/document-repository';
+import { extractPdfText } from '../services/pdf-text';
+import { DEFAULT_EMBEDDER } from '../lib/memory/types';
+import type { ModelSource } from '../lib/engine/contract';
 
 const now = () => Date.now();
 const newId = () => crypto.randomUUID();
+
+function createEmbedderWorker(): Worker {
+  return new Worker(new URL('../workers/embedder.worker.ts', import.meta.url), { type: 'module', name: 'h3lix-embedder' });
+}
+
+async function readFileText(file: File, signal: AbortSignal): Promise<string> {
+  const isPdf = file.type === 'application/pdf' || file.name.toLowerCase().endsWith('.pdf');
+  if (isPdf) return (await extractPdfText(new Uint8Array(await file.arrayBuffer()), { fileName: file.name, signal })).text;
+  return file.text();
+}
 
 function createWorker(): Worker {
   return new Worker(new URL('../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'h3lix-engine' });
@@ -49,8 +67,11 @@ export class AppState {
   readonly data: DataState;
   readonly profile: ProfileState;
   readonly actions: ActionsState;
+  readonly memory: MemoryState;
 
   #db: H3lixDatabase | null = null;
+  #embedder: EmbedderClient | null = null;
+  #knowledge: KnowledgeBase | null = null;
   #client: EngineClient;
 
   constructor() {
@@ -89,7 +110,18 @@ export class AppState {
         await repo.setSetting(db, 'standingInstructions', p.standingInstructions);
       },
     });
-    this.chat = new ChatState(store, this.engine, () => this.profile.profile, null, now);
+    this.memory = new MemoryState({
+      knowledge: () => this.#knowledge,
+      embedder: () => this.#embedder,
+      listMemories: () => listMemories(this.#requireDb()),
+      listDocuments: () => listDocuments(this.#requireDb()),
+      readFileText,
+      now,
+      newId,
+    });
+    this.chat = new ChatState(store, this.engine, () => this.profile.profile, this.memory.retriever(), now, (text, conversationId) =>
+      this.memory.handlePersonMessage(text, conversationId),
+    );
     this.actions = new ActionsState(
       {
         loadPolicies: () => repo.getSetting(this.#requireDb(), 'actionPolicies'),
@@ -117,6 +149,8 @@ export class AppState {
         await this.chat.reload();
         await this.profile.load();
         await this.actions.load();
+        await this.#knowledge?.reload();
+        await this.memory.load();
         this.#reminders.cancelAll();
         this.#reminders.sync(await repo.getSetting(this.#requireDb(), 'reminders'));
         await this.#applySettings();
@@ -203,6 +237,8 @@ export class AppState {
     void requestPersistence().then(() => this.data.refresh());
 
     const source = await this.#applySettings();
+    this.#knowledge = await KnowledgeBase.open(db, this.deployConfig.embedder ?? DEFAULT_EMBEDDER);
+    await this.memory.load();
     const preferred =
       (await repo.getSetting(db, 'modelId')) ?? deployConfig.defaultModel ?? null;
     await this.engine.detect(source, preferred);
@@ -243,7 +279,15 @@ export class AppState {
       source = effectiveModelSource(null, this.deployConfig.modelMirror, location.href);
     }
     this.engine.setSource(source);
+    this.#useEmbedder(source);
     return source;
+  }
+
+  /** The embedder follows the model source; a changed source gets a fresh worker. */
+  #useEmbedder(source: ModelSource): void {
+    const embedderId = this.deployConfig.embedder ?? DEFAULT_EMBEDDER;
+    this.#embedder?.dispose();
+    this.#embedder = new EmbedderClient(createEmbedderWorker, { embedderId, source });
   }
 
   /** Saves the person's mirror ('' clears it); returns a message to show. */

@@ -70,12 +70,26 @@ export class ChatState {
    * @param standing the person's profile, read at each reply (identity layer)
    * @param retriever memory and document retrieval; null where none is set up
    */
-  constructor(store: ChatStore, engine: EngineState, standing: () => ProfileFields, retriever: Retriever | null, now: () => number) {
+  #onPersonMessage: (text: string, conversationId: string) => Promise<void>;
+
+  /**
+   * @param onPersonMessage sees each message the person sends (memory: "remember that …");
+   *   never the model's text
+   */
+  constructor(
+    store: ChatStore,
+    engine: EngineState,
+    standing: () => ProfileFields,
+    retriever: Retriever | null,
+    now: () => number,
+    onPersonMessage: (text: string, conversationId: string) => Promise<void> = async () => {},
+  ) {
     this.#store = store;
     this.#engine = engine;
     this.#standing = standing;
     this.#retriever = retriever;
     this.#now = now;
+    this.#onPersonMessage = onPersonMessage;
   }
 
   setRetriever(retriever: Retriever | null): void {
@@ -170,6 +184,12 @@ export class ChatState {
       error: null,
     });
     this.messages.push(user);
+    // Stored before the reply, so a fact just given can already be used for it.
+    try {
+      await this.#onPersonMessage(content, conversation.id);
+    } catch (err) {
+      console.warn('Could not look at the message for memory', err);
+    }
     await this.#reply(conversation);
   }
 

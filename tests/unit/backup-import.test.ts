@@ -17,6 +17,8 @@ import {
   suggestedExportFileName,
 } from '../../src/services/backup';
 import { EXPORT_LIMITS, buildExport, serializeExport, type ExportData } from '../../src/lib/data/export-format';
+import type { Memory } from '../../src/lib/memory/types';
+import { vector } from './memory-vectors';
 import type { Message } from '../../src/lib/chat/types';
 
 const now = () => Date.UTC(2026, 10, 22, 10, 30, 15, 250);
@@ -45,8 +47,29 @@ function message(id: string, conversationId: string, patch: Partial<Message> = {
   };
 }
 
+function memory(id: string, text: string, patch: Partial<Memory> = {}): Memory {
+  return {
+    id,
+    text,
+    status: 'accepted',
+    origin: 'person',
+    conversationId: null,
+    createdAt: 1,
+    updatedAt: 1,
+    embedding: vector(id.length + text.length),
+    embedderId: 'fixtures/lexical-minilm-384',
+    ...patch,
+  };
+}
+
 /** What is already in the database before an import. */
 async function seedExisting(): Promise<void> {
+  await db.memories.bulkPut([memory('mem-keep', 'I am vegan'), memory('mem-shared', 'I live in Porto')]);
+  await db.documents.put({ id: 'doc', name: 'old.md', mime: 'text/markdown', bytes: 9, addedAt: 1, chunkCount: 3, embedderId: 'fixtures/lexical-minilm-384' });
+  await db.chunks.bulkPut(
+    ['old zero', 'old one', 'old two'].map((text, index) => ({ id: `doc-${index}`, documentId: 'doc', index, text, embedding: vector(index + 1) })),
+  );
+  await db.audit.put({ id: 'au-old', at: 1, actionId: 'calculate', risk: 'local-read', origin: 'person', decision: 'run', outcome: 'done', summary: 'old' });
   await db.conversations.bulkPut([
     { id: 'keep', title: 'Kept', systemPrompt: 'sp', createdAt: 1, updatedAt: 2 },
     { id: 'shared', title: 'Old title', systemPrompt: '', createdAt: 1, updatedAt: 2 },
@@ -58,6 +81,31 @@ async function seedExisting(): Promise<void> {
 /** The file being imported. */
 function incoming(): ExportData {
   return {
+    memories: [memory('mem-shared', 'I live in Lisbon'), memory('mem-new', 'My name is Ana', { status: 'proposed', origin: 'proposal' })],
+    // The document was re-added with different chunking: two chunks now, not three.
+    documents: [{ id: 'doc', name: 'new.md', mime: 'text/markdown', bytes: 12, addedAt: 2, chunkCount: 2, embedderId: 'fixtures/lexical-minilm-384' }],
+    chunks: ['new zero', 'new one'].map((text, index) => ({ id: `doc-new-${index}`, documentId: 'doc', index, text, embedding: vector(index + 7) })),
+    evidence: [
+      {
+        messageId: 'f1',
+        items: [
+          {
+            kind: 'memory' as const,
+            id: 'mem-shared',
+            title: 'I live in Lisbon',
+            snippet: 'I live in Lisbon',
+            score: 0.8,
+            truncated: false,
+            provenance: { kind: 'memory' as const, createdAt: 1, conversationId: null },
+          },
+        ],
+        createdAt: 5,
+        mark: null,
+        markedAt: null,
+        itemMarks: [],
+      },
+    ],
+    audit: [{ id: 'au-new', at: 2, actionId: 'calculate', risk: 'local-read', origin: 'person', decision: 'run', outcome: 'done', summary: 'new' }],
     conversations: [
       { id: 'shared', title: 'New title', systemPrompt: '', createdAt: 1, updatedAt: 9 },
       { id: 'fresh', title: 'Fresh', systemPrompt: '', createdAt: 3, updatedAt: 4 },
@@ -72,10 +120,16 @@ function incoming(): ExportData {
 
 /** Every table, in key order, as one string: "unchanged" means this string is identical. */
 async function snapshot(): Promise<string> {
+  const vectors = <T extends { embedding: Float32Array }>(records: T[]) => records.map((r) => ({ ...r, embedding: Array.from(r.embedding) }));
   return JSON.stringify({
     conversations: await db.conversations.toArray(),
     messages: await db.messages.toArray(),
     settings: await db.settings.toArray(),
+    memories: vectors(await db.memories.toArray()),
+    documents: await db.documents.toArray(),
+    chunks: vectors(await db.chunks.toArray()),
+    evidence: await db.evidence.toArray(),
+    audit: await db.audit.toArray(),
   });
 }
 
@@ -87,7 +141,12 @@ describe('importAll, a good file', () => {
       conversations: 2,
       messages: 2,
       settings: 1,
-      replaced: { conversations: 1, messages: 1, settings: 1 },
+      memories: 2,
+      documents: 1,
+      chunks: 2,
+      evidence: 1,
+      audit: 1,
+      replaced: { conversations: 1, messages: 1, settings: 1, memories: 1, documents: 1, chunks: 0, evidence: 0, audit: 0 },
     });
     expect((await db.conversations.toArray()).map((c) => [c.id, c.title])).toEqual([
       ['fresh', 'Fresh'],
@@ -102,6 +161,36 @@ describe('importAll, a good file', () => {
       { key: 'modelId', value: 'new-model' },
       { key: 'modelMirror', value: null },
     ]);
+  });
+
+  it('merges the knowledge tables: memories by id, a document replaced whole with its chunks', async () => {
+    await seedExisting();
+    await importAll(db, serializeExport(buildExport(incoming(), META)));
+    expect((await db.memories.toArray()).map((m) => [m.id, m.text, m.status])).toEqual([
+      ['mem-keep', 'I am vegan', 'accepted'],
+      ['mem-new', 'My name is Ana', 'proposed'],
+      ['mem-shared', 'I live in Lisbon', 'accepted'],
+    ]);
+    const stored = await db.memories.get('mem-shared');
+    expect(stored!.embedding).toBeInstanceOf(Float32Array);
+    expect(Array.from(stored!.embedding)).toEqual(Array.from(memory('mem-shared', 'I live in Lisbon').embedding));
+    // The old third chunk does not linger next to the new version of the document.
+    expect((await db.chunks.where('documentId').equals('doc').toArray()).map((c) => c.text).sort()).toEqual(['new one', 'new zero']);
+    expect(await db.documents.get('doc')).toMatchObject({ name: 'new.md', chunkCount: 2 });
+    expect(await db.evidence.get('f1')).toMatchObject({ items: [{ id: 'mem-shared' }] });
+    expect((await db.audit.orderBy('at').toArray()).map((a) => a.id)).toEqual(['au-old', 'au-new']);
+  });
+
+  it('a version 1 file imports its chat data and leaves the knowledge tables alone', async () => {
+    await seedExisting();
+    const { conversations, messages, settings } = incoming();
+    const v1 = { ...JSON.parse(serializeExport(buildExport({ conversations, messages, settings }, META))), version: 1 };
+    v1.data = { conversations: v1.data.conversations, messages: v1.data.messages, settings: v1.data.settings };
+    const summary = await importAll(db, JSON.stringify(v1));
+    expect(summary).toMatchObject({ conversations: 2, messages: 2, settings: 1, memories: 0, documents: 0, chunks: 0 });
+    expect(await db.memories.count()).toBe(2);
+    expect(await db.chunks.count()).toBe(3);
+    expect(await db.conversations.get('fresh')).toMatchObject({ title: 'Fresh' });
   });
 
   it('keeps settings it does not know (a file from a newer H3LIX)', async () => {
@@ -173,9 +262,29 @@ const HOSTILE: HostileCase[] = [
   {
     name: 'future version',
     text: broken((d) => (d.version = 7)),
-    expect: [/newer version of H3LIX \(export format version 7\); this version reads version 1/],
+    expect: [/newer version of H3LIX \(export format version 7\); this version reads versions up to 2/],
   },
-  { name: 'version not a number', text: broken((d) => (d.version = '1')), expect: [/^version: expected 1, found '1'$/] },
+  { name: 'version not a number', text: broken((d) => (d.version = '1')), expect: [/^version: expected 1 or 2, found '1'$/] },
+  {
+    name: 'an embedding of the wrong length',
+    text: broken((d) => d.data.memories[0].embedding.pop()),
+    expect: [/^memories\[0\]\.embedding: expected a list of 384 finite numbers, found 383$/],
+  },
+  {
+    name: 'a chunk without its document',
+    text: broken((d) => (d.data.chunks[1].documentId = 'ghost')),
+    expect: [/^chunks\[1\]\.documentId: no document with id 'ghost' in the file$/],
+  },
+  {
+    name: 'evidence for a message not in the file',
+    text: broken((d) => (d.data.evidence[0].messageId = 'ghost')),
+    expect: [/^evidence\[0\]\.messageId: no message with id 'ghost' in the file$/],
+  },
+  {
+    name: '__proto__ inside evidence provenance',
+    text: () => JSON.stringify(valid()).replace('"provenance":{', '"provenance":{"__proto__":{"polluted":1},'),
+    expect: [/^evidence\[0\]\.items\[0\]\.provenance: the key '__proto__' is not allowed$/],
+  },
   { name: 'missing data', text: broken((d) => delete d.data), expect: [/^data: missing$/] },
   { name: 'missing table', text: broken((d) => delete d.data.settings), expect: [/^settings: missing$/] },
   { name: 'missing field', text: broken((d) => delete d.data.messages[1].role), expect: [/^messages\[1\]\.role: missing$/] },
@@ -332,11 +441,26 @@ describe('importAll refuses malformed and hostile files, changing nothing', () =
 // ---------------------------------------------------------------------------
 
 describe('exportAll', () => {
-  it('writes everything, settings included, as one parseable file', async () => {
+  it('writes everything, settings and knowledge included, as one parseable file (not the identity)', async () => {
     await seedExisting();
+    await db.identity.put({
+      id: 'node',
+      nodeId: 'n',
+      publicKey: new Uint8Array(32),
+      createdAt: 1,
+      custody: 'raw-bytes',
+      privateKey: new Uint8Array(32),
+    });
     const text = await exportAll(db, now);
-    const doc = JSON.parse(text) as { format: string; exportedAt: string; app: { name: string }; data: ExportData };
+    const doc = JSON.parse(text) as { format: string; version: number; exportedAt: string; app: { name: string }; data: ExportData };
     expect(doc.format).toBe('h3lix-export');
+    expect(doc.version).toBe(2);
+    expect(Object.keys(doc.data)).toEqual(['conversations', 'messages', 'settings', 'memories', 'documents', 'chunks', 'evidence', 'audit']);
+    expect(doc.data.memories.map((m) => m.id)).toEqual(['mem-keep', 'mem-shared']);
+    expect(doc.data.chunks.map((c) => c.id)).toEqual(['doc-0', 'doc-1', 'doc-2']);
+    expect(doc.data.chunks[0]!.embedding).toHaveLength(384);
+    expect(doc.data.audit.map((a) => a.id)).toEqual(['au-old']);
+    expect(text).not.toContain('privateKey');
     expect(doc.exportedAt).toBe('2026-11-22T10:30:15.250Z');
     expect(doc.app.name).toBe('H3LIX');
     expect(doc.data.conversations.map((c) => c.id)).toEqual(['keep', 'shared']);
@@ -345,6 +469,14 @@ describe('exportAll', () => {
       { key: 'modelId', value: 'old-model' },
       { key: 'modelMirror', value: null },
     ]);
+  });
+
+  it('leaves out evidence of answers that were since deleted', async () => {
+    await seedExisting();
+    const record = { messageId: 'k1', items: [], createdAt: 1, mark: null, markedAt: null, itemMarks: [] };
+    await db.evidence.bulkPut([record, { ...record, messageId: 'deleted-answer' }]);
+    const doc = JSON.parse(await exportAll(db, now)) as { data: ExportData };
+    expect(doc.data.evidence.map((e) => e.messageId)).toEqual(['k1']);
   });
 
   it('refuses to produce a file that import would refuse', async () => {

@@ -1,16 +1,31 @@
 /**
- * Lossless round trip, as a property: for any conversations, messages and
- * settings, export -> deleteEverything -> import -> export gives the same
+ * Lossless round trip, as a property: for any conversations, messages,
+ * settings, memories, documents with their chunks, evidence and audit
+ * entries, export -> deleteEverything -> import -> export gives the same
  * file, and the database holds exactly what it held (JSON's view of it: a
- * reply that was mid-stream comes back 'interrupted').
+ * reply that was mid-stream comes back 'interrupted'; embeddings come back
+ * as the very same float32 values).
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { indexedDB, IDBKeyRange } from 'fake-indexeddb';
 import { openDatabase, type H3lixDatabase } from '../../src/services/db';
 import { deleteEverything, exportAll, importAll } from '../../src/services/backup';
-import { EXPORT_LIMITS, MESSAGE_ROLES, MESSAGE_STATUSES, settleStreaming } from '../../src/lib/data/export-format';
+import {
+  AUDIT_ORIGINS,
+  AUDIT_OUTCOMES,
+  DECISION_KINDS,
+  EXPORT_LIMITS,
+  MESSAGE_ROLES,
+  MESSAGE_STATUSES,
+  REFUSAL_REASONS,
+  settleStreaming,
+} from '../../src/lib/data/export-format';
 import type { Conversation, Message, SettingRecord } from '../../src/lib/chat/types';
+import { RISK_LEVELS } from '../../src/lib/governance/actions';
+import type { AuditEntry } from '../../src/lib/governance/audit';
+import type { EvidenceRecord, EvidenceRef } from '../../src/lib/governance/evidence';
+import { EMBEDDING_DIMENSION, MEMORY_ORIGINS, MEMORY_STATUSES, type DocumentChunk, type Memory, type PrivateDocument } from '../../src/lib/memory/types';
 
 // --- text that tends to break things -------------------------------------
 
@@ -49,7 +64,7 @@ const settingValue = fc
   .jsonValue({ maxDepth: 3 })
   .filter((value) => !/"(__proto__|constructor|prototype)":/.test(JSON.stringify(value)));
 
-const dataset = fc
+const chatData = fc
   .uniqueArray(
     fc.record({
       id,
@@ -90,26 +105,183 @@ const dataset = fc
     }),
   );
 
+/** Any float32 values at all, tiny, huge and zero ones included. */
+const embedding = fc
+  .array(fc.float({ noNaN: true, noDefaultInfinity: true }), { minLength: EMBEDDING_DIMENSION, maxLength: EMBEDDING_DIMENSION })
+  .map((values) => Float32Array.from(values));
+const nonEmptyText = (max: number) => awkwardText(max).filter((text) => text.length > 0);
+const embedderId = fc.constantFrom('Xenova/all-MiniLM-L6-v2', 'fixtures/lexical-minilm-384');
+
+const memories = fc.uniqueArray(
+  fc.record<Memory>({
+    id,
+    text: nonEmptyText(EXPORT_LIMITS.memoryTextChars),
+    status: fc.constantFrom(...MEMORY_STATUSES),
+    origin: fc.constantFrom(...MEMORY_ORIGINS),
+    conversationId: fc.option(id, { nil: null }),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    embedding,
+    embedderId,
+  }),
+  // size 'max': lengths spread over 0..3 instead of mostly empty.
+  { selector: (m) => m.id, maxLength: 3, size: 'max' },
+);
+
+/** Documents, each with exactly its chunkCount chunks (ids unique across all chunks). */
+const documents = fc
+  .uniqueArray(
+    fc.record({
+      id,
+      name: awkwardText(200),
+      mime: fc.constantFrom('application/pdf', 'text/markdown', 'text/plain', ''),
+      bytes: fc.nat(),
+      addedAt: timestamp,
+      embedderId,
+      texts: fc.array(nonEmptyText(EXPORT_LIMITS.chunkTextChars), { minLength: 1, maxLength: 3 }),
+      embeddings: fc.array(embedding, { minLength: 3, maxLength: 3 }),
+    }),
+    { selector: (d) => d.id, maxLength: 2, size: 'max' },
+  )
+  .map((drafts) => {
+    const docs: PrivateDocument[] = [];
+    const chunks: DocumentChunk[] = [];
+    drafts.forEach((draft, d) => {
+      docs.push({ id: draft.id, name: draft.name, mime: draft.mime, bytes: draft.bytes, addedAt: draft.addedAt, chunkCount: draft.texts.length, embedderId: draft.embedderId });
+      draft.texts.forEach((text, index) => chunks.push({ id: `chunk-${d}-${index}`, documentId: draft.id, index, text, embedding: draft.embeddings[index]! }));
+    });
+    return { documents: docs, chunks };
+  });
+
+const evidenceRef: fc.Arbitrary<EvidenceRef> = fc.oneof(
+  fc.record({
+    kind: fc.constant('memory' as const),
+    id,
+    title: awkwardText(100),
+    snippet: awkwardText(240),
+    score: fc.double({ min: -1, max: 1, noNaN: true }),
+    truncated: fc.boolean(),
+    provenance: fc.record({ kind: fc.constant('memory' as const), createdAt: timestamp, conversationId: fc.option(id, { nil: null }) }),
+  }),
+  fc.record({
+    kind: fc.constant('document' as const),
+    id,
+    title: awkwardText(100),
+    snippet: awkwardText(240),
+    score: fc.double({ min: -1, max: 1, noNaN: true }),
+    truncated: fc.boolean(),
+    provenance: fc.record({ kind: fc.constant('document' as const), documentId: id, documentName: awkwardText(200), chunk: fc.nat(1_000) }),
+  }),
+  fc.record({
+    kind: fc.constant('artifact' as const),
+    id,
+    title: awkwardText(100),
+    snippet: awkwardText(240),
+    score: fc.double({ min: -1, max: 1, noNaN: true }),
+    truncated: fc.boolean(),
+    provenance: fc.record({
+      kind: fc.constant('artifact' as const),
+      artifactId: id,
+      author: id,
+      acceptance: fc.double({ min: 0, max: 1, noNaN: true }),
+      endorsers: fc.array(id, { maxLength: 3 }),
+    }),
+  }),
+);
+
+function evidenceFor(messages: readonly Message[]): fc.Arbitrary<EvidenceRecord[]> {
+  if (messages.length === 0) return fc.constant([]);
+  return fc.uniqueArray(
+    fc.record({
+      messageId: fc.constantFrom(...messages.map((m) => m.id)),
+      items: fc.array(evidenceRef, { maxLength: 3 }),
+      createdAt: timestamp,
+      mark: fc.constantFrom('verified' as const, 'disputed' as const, null),
+      markedAt: fc.option(timestamp, { nil: null }),
+      itemMarks: fc.array(
+        fc.record({ kind: fc.constantFrom('memory' as const, 'document' as const, 'artifact' as const), id, mark: fc.constantFrom('verified' as const, 'disputed' as const), at: timestamp }),
+        { maxLength: 2 },
+      ),
+    }),
+    { selector: (e) => e.messageId, maxLength: 3 },
+  );
+}
+
+const audit = fc.uniqueArray(
+  fc.record<AuditEntry>(
+    {
+      id,
+      at: timestamp,
+      actionId: fc.string({ maxLength: 40 }),
+      risk: fc.option(fc.constantFrom(...RISK_LEVELS), { nil: null }),
+      origin: fc.constantFrom(...AUDIT_ORIGINS),
+      decision: fc.constantFrom(...DECISION_KINDS),
+      outcome: fc.constantFrom(...AUDIT_OUTCOMES),
+      summary: awkwardText(300),
+      reason: fc.constantFrom(...REFUSAL_REASONS),
+      error: awkwardText(300),
+    },
+    { requiredKeys: ['id', 'at', 'actionId', 'risk', 'origin', 'decision', 'outcome', 'summary'] },
+  ),
+  { selector: (a) => a.id, maxLength: 3 },
+);
+
+const dataset = chatData.chain((chat) =>
+  fc
+    .record({ memories, documents, evidence: evidenceFor(chat.messages), audit })
+    .map(({ documents: docs, ...rest }) => ({ ...chat, ...rest, documents: docs.documents, chunks: docs.chunks })),
+);
+
+type Dataset = typeof dataset extends fc.Arbitrary<infer T> ? T : never;
+
 // --- helpers ---------------------------------------------------------------
 
 const now = () => Date.UTC(2026, 10, 22, 12);
+
+/** Embeddings as plain lists, so two snapshots compare (and print) as data; -0 is 0 (JSON has no sign of zero). */
+function plainVectors<T extends { embedding: Float32Array }>(records: readonly T[]): (Omit<T, 'embedding'> & { embedding: number[] })[] {
+  return records.map((r) => ({ ...r, embedding: Array.from(r.embedding, (x) => (x === 0 ? 0 : x)) }));
+}
 
 async function contents(db: H3lixDatabase) {
   return {
     conversations: await db.conversations.toArray(),
     messages: await db.messages.toArray(),
     settings: await db.settings.toArray(),
+    memories: plainVectors(await db.memories.toArray()),
+    documents: await db.documents.toArray(),
+    chunks: plainVectors(await db.chunks.toArray()),
+    evidence: await db.evidence.toArray(),
+    audit: await db.audit.toArray(),
   };
 }
 
+const EMPTY = { conversations: [], messages: [], settings: [], memories: [], documents: [], chunks: [], evidence: [], audit: [] };
+
+async function seedDatabase(db: H3lixDatabase, seed: Dataset): Promise<void> {
+  await db.conversations.bulkPut(seed.conversations);
+  await db.messages.bulkPut(seed.messages);
+  await db.settings.bulkPut(seed.settings);
+  await db.memories.bulkPut(seed.memories);
+  await db.documents.bulkPut(seed.documents);
+  await db.chunks.bulkPut(seed.chunks);
+  await db.evidence.bulkPut(seed.evidence);
+  await db.audit.bulkPut(seed.audit);
+}
+
 /** What the database should hold after the trip: JSON's view of the seed, in key order. */
-function expectedAfterTrip(seed: { conversations: Conversation[]; messages: Message[]; settings: SettingRecord[] }) {
+function expectedAfterTrip(seed: Dataset) {
   const byKey = <T>(key: (item: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
   const viaJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
   return viaJson({
     conversations: [...seed.conversations].sort(byKey((c) => c.id)),
     messages: seed.messages.map(settleStreaming).sort(byKey((m) => m.id)),
     settings: [...seed.settings].sort(byKey((s) => s.key)),
+    memories: plainVectors(seed.memories).sort(byKey((m) => m.id)),
+    documents: [...seed.documents].sort(byKey((d) => d.id)),
+    chunks: plainVectors(seed.chunks).sort(byKey((c) => c.id)),
+    evidence: [...seed.evidence].sort(byKey((e) => e.messageId)),
+    audit: [...seed.audit].sort(byKey((a) => a.id)),
   });
 }
 
@@ -119,20 +291,23 @@ describe('export -> delete everything -> import -> export', () => {
       fc.asyncProperty(dataset, async (seed) => {
         const db = await openDatabase(`trip-${crypto.randomUUID()}`, { indexedDB, IDBKeyRange });
         try {
-          await db.conversations.bulkPut(seed.conversations);
-          await db.messages.bulkPut(seed.messages);
-          await db.settings.bulkPut(seed.settings);
+          await seedDatabase(db, seed);
 
           const first = await exportAll(db, now);
           await deleteEverything(db);
-          expect(await contents(db)).toEqual({ conversations: [], messages: [], settings: [] });
+          expect(await contents(db)).toEqual(EMPTY);
 
           const summary = await importAll(db, first);
-          expect(summary).toMatchObject({
+          expect(summary).toEqual({
             conversations: seed.conversations.length,
             messages: seed.messages.length,
             settings: seed.settings.length,
-            replaced: { conversations: 0, messages: 0, settings: 0 },
+            memories: seed.memories.length,
+            documents: seed.documents.length,
+            chunks: seed.chunks.length,
+            evidence: seed.evidence.length,
+            audit: seed.audit.length,
+            replaced: { conversations: 0, messages: 0, settings: 0, memories: 0, documents: 0, chunks: 0, evidence: 0, audit: 0 },
           });
           const second = await exportAll(db, now);
           expect(second).toBe(first);
@@ -150,9 +325,7 @@ describe('export -> delete everything -> import -> export', () => {
       fc.asyncProperty(dataset, async (seed) => {
         const db = await openDatabase(`twice-${crypto.randomUUID()}`, { indexedDB, IDBKeyRange });
         try {
-          await db.conversations.bulkPut(seed.conversations);
-          await db.messages.bulkPut(seed.messages);
-          await db.settings.bulkPut(seed.settings);
+          await seedDatabase(db, seed);
           const file = await exportAll(db, now);
           await importAll(db, file);
           const once = JSON.stringify(await contents(db));
@@ -161,6 +334,11 @@ describe('export -> delete everything -> import -> export', () => {
             conversations: seed.conversations.length,
             messages: seed.messages.length,
             settings: seed.settings.length,
+            memories: seed.memories.length,
+            documents: seed.documents.length,
+            chunks: seed.chunks.length,
+            evidence: seed.evidence.length,
+            audit: seed.audit.length,
           });
           expect(JSON.stringify(await contents(db))).toBe(once);
         } finally {

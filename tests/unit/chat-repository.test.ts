@@ -292,6 +292,8 @@ describe('settings', () => {
       profileName: '',
       profileLanguage: '',
       standingInstructions: '',
+      actionPolicies: {},
+      reminders: [],
     });
   });
 
@@ -306,6 +308,8 @@ describe('settings', () => {
       profileName: '',
       profileLanguage: '',
       standingInstructions: '',
+      actionPolicies: {},
+      reminders: [],
     });
     await setSetting(db, 'modelId', null);
     expect(await getSetting(db, 'modelId')).toBeNull();

@@ -54,6 +54,54 @@ const APP_UPGRADE_FIXTURES: Record<number, UpgradeFixture> = {
       expect(await db.table('identity').count()).toBe(0);
     },
   },
+  // 2026-11-22: memories, documents, chunks, evidence and the audit log
+  // appear, empty; chat data, settings and the node identity are untouched
+  // (the identity above all: a lost private key would make a new node).
+  3: {
+    seed: {
+      conversations: [{ id: 'c1', title: 'Kept', systemPrompt: '', createdAt: 1, updatedAt: 2 }],
+      messages: [
+        {
+          id: 'm1',
+          conversationId: 'c1',
+          role: 'assistant',
+          content: 'hello',
+          createdAt: 1,
+          status: 'complete',
+          modelId: 'fixtures/random-smollm2-chat',
+          stats: { tokens: 1, tokensPerSecond: 2, ttftMs: 3, totalMs: 4 },
+          error: null,
+        },
+      ],
+      settings: [{ key: 'profileName', value: 'Ana' }],
+      identity: [
+        {
+          id: 'node',
+          nodeId: '00112233445566778899aabbccddeeff',
+          publicKey: new Uint8Array(32).fill(7),
+          createdAt: 5,
+          custody: 'raw-bytes',
+          privateKey: new Uint8Array(32).fill(9),
+        },
+      ],
+    },
+    async verify(db) {
+      expect(await db.table('conversations').get('c1')).toMatchObject({ title: 'Kept' });
+      expect(await db.table('messages').get('m1')).toMatchObject({ content: 'hello', stats: { tokens: 1 } });
+      expect(await db.table('settings').get('profileName')).toEqual({ key: 'profileName', value: 'Ana' });
+      const identity = await db.table('identity').get('node');
+      expect(identity).toMatchObject({ nodeId: '00112233445566778899aabbccddeeff', createdAt: 5, custody: 'raw-bytes' });
+      expect(Array.from(identity.privateKey as Uint8Array)).toEqual(new Array(32).fill(9));
+      for (const table of ['memories', 'documents', 'chunks', 'evidence', 'audit']) {
+        expect(await db.table(table).count(), table).toBe(0);
+      }
+      // The new indexes answer the queries the services make.
+      await db.table('memories').add({ id: 'x', status: 'proposed', updatedAt: 1 });
+      expect(await db.table('memories').where('status').equals('proposed').count()).toBe(1);
+      await db.table('chunks').add({ id: 'k', documentId: 'd' });
+      expect(await db.table('chunks').where('documentId').equals('d').count()).toBe(1);
+    },
+  },
 };
 
 /** Seeds a database at version `target - 1`, opens it with the app's factory at `target`, runs the fixture's checks. */

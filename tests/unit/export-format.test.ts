@@ -1,7 +1,8 @@
 /**
- * The export file format on plain data: building, parsing back, and the
- * sentences a person reads when a file is refused. (Hostile files against a
- * real database, with "nothing changed" checks, are in backup-import.test.ts.)
+ * The export file format on plain data: building, parsing back (version 2,
+ * and version 1 files lifted to it), and the sentences a person reads when a
+ * file is refused. (Hostile files against a real database, with "nothing
+ * changed" checks, are in backup-import.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,12 +13,16 @@ import {
   checkExportFileSize,
   parseExport,
   serializeExport,
+  liftV1,
   settleStreaming,
+  toStoredData,
   utf8ByteLength,
   validateExport,
   type ExportData,
 } from '../../src/lib/data/export-format';
 import type { Message } from '../../src/lib/chat/types';
+import { EMBEDDING_DIMENSION } from '../../src/lib/memory/types';
+import { vector } from './memory-vectors';
 
 const META = { exportedAt: Date.UTC(2026, 10, 22, 10, 30), app: { name: 'H3LIX', version: '0.1.0' } };
 
@@ -49,6 +54,108 @@ function sampleData(): ExportData {
       },
     ],
     settings: [{ key: 'modelId', value: 'qwen' }, { key: 'future', value: { nested: [1, 'two', null, true] } }],
+    memories: [
+      {
+        id: 'mem1',
+        text: 'I am allergic to peanuts',
+        status: 'accepted',
+        origin: 'person',
+        conversationId: 'c1',
+        createdAt: 4,
+        updatedAt: 4,
+        embedding: vector(1),
+        embedderId: 'fixtures/lexical-minilm-384',
+      },
+      {
+        id: 'mem2',
+        text: 'My name is Ana',
+        status: 'proposed',
+        origin: 'proposal',
+        conversationId: null,
+        createdAt: 5,
+        updatedAt: 6,
+        embedding: vector(2),
+        embedderId: 'Xenova/all-MiniLM-L6-v2',
+      },
+    ],
+    documents: [{ id: 'd1', name: 'notes.pdf', mime: 'application/pdf', bytes: 700, addedAt: 7, chunkCount: 2, embedderId: 'fixtures/lexical-minilm-384' }],
+    chunks: [
+      { id: 'k0', documentId: 'd1', index: 0, text: 'The blue heron nests near the old mill.', embedding: vector(3) },
+      { id: 'k1', documentId: 'd1', index: 1, text: 'Quarterly budgets and a red kite.', embedding: vector(4) },
+    ],
+    evidence: [
+      {
+        messageId: 'm2',
+        items: [
+          {
+            kind: 'memory',
+            id: 'mem1',
+            title: 'I am allergic to peanuts',
+            snippet: 'I am allergic to peanuts',
+            score: 0.71,
+            truncated: false,
+            provenance: { kind: 'memory', createdAt: 4, conversationId: 'c1' },
+          },
+          {
+            kind: 'document',
+            id: 'k1',
+            title: 'notes.pdf',
+            snippet: 'Quarterly budgets…',
+            score: 0.42,
+            truncated: true,
+            provenance: { kind: 'document', documentId: 'd1', documentName: 'notes.pdf', chunk: 1 },
+          },
+          {
+            kind: 'artifact',
+            id: 'a1',
+            title: 'Peer tip',
+            snippet: 'Herons nest in colonies.',
+            score: 0.33,
+            truncated: false,
+            provenance: { kind: 'artifact', artifactId: 'a1', author: 'peer-1', acceptance: 0.8, endorsers: ['peer-2', 'peer-3'] },
+          },
+        ],
+        createdAt: 8,
+        mark: 'verified',
+        markedAt: 9,
+        itemMarks: [{ kind: 'memory', id: 'mem1', mark: 'disputed', at: 9 }],
+      },
+    ],
+    audit: [
+      {
+        id: 'au1',
+        at: 10,
+        actionId: 'calculate',
+        risk: 'local-read',
+        origin: 'person',
+        decision: 'run',
+        outcome: 'done',
+        summary: 'Calculate {expression: "2+2"} — done: = 4',
+      },
+      {
+        id: 'au2',
+        at: 11,
+        actionId: 'share-artifact',
+        risk: 'outward',
+        origin: 'model',
+        decision: 'refuse',
+        outcome: 'refused',
+        summary: 'Share artifact {} — refused: text cannot start actions',
+        reason: 'text-origin',
+      },
+    ],
+  };
+}
+
+/** sampleData as version 1 held it. */
+function sampleV1(): Record<string, unknown> {
+  const { conversations, messages, settings } = sampleData();
+  return {
+    format: EXPORT_FORMAT_NAME,
+    version: 1,
+    exportedAt: '2026-11-22T10:30:00.000Z',
+    app: { name: 'H3LIX', version: '0.1.0' },
+    data: { conversations, messages: messages.map(settleStreaming), settings },
   };
 }
 
@@ -88,17 +195,76 @@ describe('buildExport', () => {
     expect(JSON.parse(text)).toEqual(doc);
     const lines = text.split('\n');
     for (const m of doc.data.messages) expect(lines).toContain(`      ${JSON.stringify(m)},`.replace(/,$/, m === doc.data.messages.at(-1) ? '' : ','));
+    for (const c of doc.data.chunks) expect(lines.some((line) => line.startsWith(`      ${JSON.stringify(c)}`))).toBe(true);
     const empty = buildExport({ conversations: [], messages: [], settings: [] }, META);
     expect(JSON.parse(serializeExport(empty))).toEqual(empty);
+    expect(empty.data).toMatchObject({ memories: [], documents: [], chunks: [], evidence: [], audit: [] });
   });
 
-  it('parses back to the same data', () => {
+  it('parses back to the same data, embeddings to exactly the same floats', () => {
     const text = serializeExport(buildExport(sampleData(), META));
     const result = parseExport(text);
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.export.data).toEqual({ ...sampleData(), messages: sampleData().messages.map(settleStreaming) });
+    expect(result.export.version).toBe(2);
+    const stored = toStoredData(result.export.data);
+    expect(stored).toEqual({ ...sampleData(), messages: sampleData().messages.map(settleStreaming) });
+    expect(stored.memories[0]!.embedding).toBeInstanceOf(Float32Array);
+    expect(Array.from(stored.chunks[1]!.embedding)).toEqual(Array.from(vector(4)));
     expect(result.export.exportedAt).toBe('2026-11-22T10:30:00.000Z');
+  });
+
+  it('writes each embedding as 384 short numbers (at most 9 significant digits)', () => {
+    const doc = buildExport(sampleData(), META);
+    const written = doc.data.memories[0]!.embedding;
+    expect(written).toHaveLength(EMBEDDING_DIMENSION);
+    for (const x of written) expect(String(x).replace(/^-?0?\.?0*|e.*$|\./g, '').length).toBeLessThanOrEqual(9);
+    // Shorter than the default double rendering of the same floats.
+    expect(JSON.stringify(written).length).toBeLessThan(JSON.stringify(Array.from(vector(1))).length * 0.75);
+  });
+
+  it('leaves out absent optional audit fields rather than writing undefined', () => {
+    const doc = buildExport(sampleData(), META);
+    expect(Object.keys(doc.data.audit[0]!)).not.toContain('reason');
+    expect(doc.data.audit[1]!.reason).toBe('text-origin');
+  });
+});
+
+describe('version 1 files', () => {
+  it('still import: the chat data, and empty new tables', () => {
+    const result = parseExport(JSON.stringify(sampleV1()));
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.export.version).toBe(EXPORT_FORMAT_VERSION);
+    const { conversations, messages, settings } = sampleData();
+    expect(result.export.data).toEqual({
+      conversations,
+      messages: messages.map(settleStreaming),
+      settings,
+      memories: [],
+      documents: [],
+      chunks: [],
+      evidence: [],
+      audit: [],
+    });
+    expect(result.export.app).toEqual({ name: 'H3LIX', version: '0.1.0' });
+  });
+
+  it('are checked by their own schema: version 2 tables are unknown there', () => {
+    const v1 = sampleV1() as { data: Record<string, unknown> };
+    v1.data['memories'] = [];
+    expect(errorsOf(JSON.stringify(v1))).toEqual(["data: unknown field 'memories'"]);
+  });
+
+  it('liftV1 adds the new tables and nothing else', () => {
+    const lifted = liftV1({ format: 'h3lix-export', version: 1, exportedAt: 'x', app: { name: 'a', version: 'b' }, data: { conversations: [], messages: [], settings: [] } });
+    expect(lifted).toEqual({
+      format: 'h3lix-export',
+      version: 2,
+      exportedAt: 'x',
+      app: { name: 'a', version: 'b' },
+      data: { conversations: [], messages: [], settings: [], memories: [], documents: [], chunks: [], evidence: [], audit: [] },
+    });
   });
 });
 
@@ -161,6 +327,105 @@ describe('parseExport refusals read like sentences', () => {
     expect(errorsOf(JSON.stringify(doc))).toEqual([
       "messages[0].conversationId: no conversation with id 'evil\\u0007\\u000aid' in the file",
     ]);
+  });
+});
+
+describe('version 2 records are checked strictly', () => {
+  const valid = () => JSON.parse(serializeExport(buildExport(sampleData(), META))) as Record<string, any>;
+
+  it('embeddings: exactly 384 finite numbers', () => {
+    const doc = valid();
+    doc.data.memories[0].embedding = [1, 2, 3];
+    doc.data.chunks[0].embedding = 'AAAA';
+    doc.data.chunks[1].embedding[5] = 1e300;
+    doc.data.memories[1].embedding[0] = 'x';
+    expect(errorsOf(JSON.stringify(doc))).toEqual([
+      'memories[0].embedding: expected a list of 384 finite numbers, found 3',
+      "memories[1].embedding: expected a list of 384 finite numbers; entry 0 is 'x'",
+      "chunks[0].embedding: expected a list of 384 finite numbers, found 'AAAA'",
+      'chunks[1].embedding: expected a list of 384 finite numbers; entry 5 is 1e+300',
+    ]);
+  });
+
+  it('memory and chunk fields: enums, lengths, no empty text, no unknown fields', () => {
+    const doc = valid();
+    doc.data.memories[0].status = 'maybe';
+    doc.data.memories[1].text = '';
+    doc.data.memories[1].origin = 'model';
+    doc.data.chunks[0].text = 'x'.repeat(EXPORT_LIMITS.chunkTextChars + 1);
+    doc.data.documents[0].secret = true;
+    expect(errorsOf(JSON.stringify(doc))).toEqual([
+      "memories[0].status: expected 'accepted' or 'proposed', found 'maybe'",
+      'memories[1].text: must not be empty',
+      "memories[1].origin: expected 'person' or 'proposal', found 'model'",
+      "documents[0]: unknown field 'secret'",
+      'chunks[0].text: too long (4,001 characters; the limit is 4,000)',
+    ]);
+  });
+
+  it('references: chunks belong to a document in the file, numbered once each, all present', () => {
+    const orphan = valid();
+    orphan.data.chunks[0].documentId = 'ghost';
+    expect(errorsOf(JSON.stringify(orphan))).toEqual([
+      "chunks[0].documentId: no document with id 'ghost' in the file",
+      'documents[0].chunkCount: 2 chunks, but the file holds 1 of them',
+    ]);
+    const twice = valid();
+    twice.data.chunks[1].index = 0;
+    expect(errorsOf(JSON.stringify(twice))).toEqual([
+      "chunks[1].index: chunk 0 of document 'd1' appears more than once",
+      'documents[0].chunkCount: 2 chunks, but the file holds 1 of them',
+    ]);
+    const beyond = valid();
+    beyond.data.chunks[1].index = 5;
+    expect(errorsOf(JSON.stringify(beyond))).toContain("chunks[1].index: 5 is beyond its document's 2 chunks");
+    const duplicates = valid();
+    duplicates.data.memories[1].id = 'mem1';
+    duplicates.data.documents.push({ ...duplicates.data.documents[0] });
+    expect(errorsOf(JSON.stringify(duplicates))).toEqual([
+      "memories[1].id: 'mem1' appears more than once",
+      "documents[1].id: 'd1' appears more than once",
+    ]);
+  });
+
+  it('references: evidence belongs to a message in the file, once', () => {
+    const doc = valid();
+    doc.data.evidence.push({ ...doc.data.evidence[0] });
+    doc.data.evidence[1].messageId = 'gone';
+    doc.data.evidence.push({ ...doc.data.evidence[0] });
+    expect(errorsOf(JSON.stringify(doc))).toEqual([
+      "evidence[1].messageId: no message with id 'gone' in the file",
+      "evidence[2].messageId: 'm2' appears more than once",
+    ]);
+  });
+
+  it('evidence: provenance must be of the item\'s kind; marks and scores are checked', () => {
+    const doc = valid();
+    doc.data.evidence[0].items[0].provenance = { kind: 'document', documentId: 'd1', documentName: 'x', chunk: 0 };
+    doc.data.evidence[0].items[2].provenance.acceptance = 1.5;
+    doc.data.evidence[0].mark = 'true';
+    const errors = errorsOf(JSON.stringify(doc));
+    expect(errors).toContain("evidence[0].items[0].provenance.kind: expected 'memory', found 'document'");
+    expect(errors).toContain('evidence[0].items[2].provenance.acceptance: must be at most 1, found 1.5');
+    expect(errors).toContain("evidence[0].mark: expected 'verified' or 'disputed', found 'true'");
+  });
+
+  it('audit: decisions, outcomes, origins, reasons from their lists', () => {
+    const doc = valid();
+    doc.data.audit[0].outcome = 'exploded';
+    doc.data.audit[1].reason = 'because';
+    doc.data.audit[1].origin = 'root';
+    expect(errorsOf(JSON.stringify(doc))).toEqual([
+      "audit[0].outcome: expected 'done', 'failed', 'cancelled' or 'refused', found 'exploded'",
+      "audit[1].origin: expected 'person', 'model', 'memory', 'document', 'peer' or 'unknown', found 'root'",
+      "audit[1].reason: expected 'text-origin', 'unknown-action', 'not-available', 'invalid-params' or 'denied', found 'because'",
+    ]);
+  });
+
+  it('a version this code does not know says which it reads', () => {
+    const doc = valid();
+    doc.version = 0;
+    expect(errorsOf(JSON.stringify(doc))).toEqual(['version: expected 1 or 2, found 0']);
   });
 });
 

@@ -1,6 +1,16 @@
 /**
  * The H3LIX export file: everything a person has (conversations, messages,
- * settings) in one JSON document they can keep, move or inspect.
+ * settings, memories, private documents and their chunks, the evidence kept
+ * beside answers, the audit log) in one JSON document they can keep, move or
+ * inspect. Not the node identity: its private key is non-extractable by
+ * design, so a restored H3LIX is a new node with the same data.
+ *
+ * Versions: 1 (chat only) and 2 (this one, adding the knowledge and
+ * governance tables). A version 1 file still imports: it is read with its own
+ * schema and lifted to version 2 with empty new tables (`liftV1`).
+ * Embeddings are written as lists of exactly EMBEDDING_DIMENSION numbers,
+ * each the shortest decimal that reads back to the same float32, so a round
+ * trip is exact and the file stays as small as a list of numbers can be.
  *
  * Import is the one place where data written by someone else enters the
  * database, so a file is treated as hostile until proven otherwise: its size
@@ -16,10 +26,18 @@
 
 import { z } from 'zod';
 import type { Conversation, Message, MessageStats, MessageStatus, SettingRecord } from '../chat/types';
+import { RISK_LEVELS } from '../governance/actions';
+import type { AuditEntry, AuditOrigin, AuditOutcome } from '../governance/audit';
+import type { ClaimMark, EvidenceRecord } from '../governance/evidence';
+import type { DecisionKind, RefusalReason } from '../governance/policy';
+import { shortestFloat32 } from '../memory/embedding';
+import { EMBEDDING_DIMENSION, MEMORY_ORIGINS, MEMORY_STATUSES, type DocumentChunk, type Memory, type PrivateDocument } from '../memory/types';
 import { formatBytes } from './format-bytes';
 
 export const EXPORT_FORMAT_NAME = 'h3lix-export';
-export const EXPORT_FORMAT_VERSION = 1;
+export const EXPORT_FORMAT_VERSION = 2;
+/** Every version this code reads. */
+export const READABLE_FORMAT_VERSIONS = [1, 2] as const;
 
 /**
  * Hard limits on what an import may contain. They bound the memory and time
@@ -51,6 +69,25 @@ export const EXPORT_LIMITS = {
   maxMeasure: 1e12,
   /** Errors listed before the rest are summarised. */
   reportedProblems: 50,
+  // Version 2: memory, documents, evidence, audit.
+  memories: 50_000,
+  /** One remembered fact; explicit requests are capped lower (src/lib/memory/remember.ts). */
+  memoryTextChars: 2_000,
+  documents: 5_000,
+  chunks: 200_000,
+  documentNameChars: 1_000,
+  mimeChars: 255,
+  /** A chunk (the chunker makes at most 4,000; 800 by default). */
+  chunkTextChars: 4_000,
+  embedderIdChars: 256,
+  /** One evidence record per answer at most. */
+  evidence: 500_000,
+  evidenceItems: 100,
+  evidenceTitleChars: 1_000,
+  evidenceSnippetChars: 2_000,
+  endorsers: 1_000,
+  audit: 100_000,
+  auditTextChars: 2_000,
 } as const;
 
 const L = EXPORT_LIMITS;
@@ -58,7 +95,7 @@ const L = EXPORT_LIMITS;
 /** Never valid as a key anywhere in an export (see `findForbiddenKeys`). */
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** The file nests at most ~4 levels plus a setting value's depth; anything deeper is not ours. */
+/** The file nests at most ~6 levels (evidence provenance) plus a setting value's depth; anything deeper is not ours. */
 const MAX_FILE_DEPTH = 8 + L.settingDepth;
 
 export const MESSAGE_ROLES = ['user', 'assistant'] as const satisfies readonly Message['role'][];
@@ -122,45 +159,223 @@ const settingSchema = z
   })
   .strict();
 
+/** An embedding in the file: exactly EMBEDDING_DIMENSION finite numbers (one clear sentence when not). */
+const embeddingSchema = z.custom<number[]>().superRefine((value, ctx) => {
+  const problem = embeddingProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const embedderIdSchema = z.string().min(1).max(L.embedderIdChars);
+
+const memorySchema = z
+  .object({
+    id: idSchema,
+    text: z.string().min(1).max(L.memoryTextChars),
+    status: z.enum(MEMORY_STATUSES),
+    origin: z.enum(MEMORY_ORIGINS),
+    conversationId: idSchema.nullable(),
+    createdAt: timestampSchema,
+    updatedAt: timestampSchema,
+    embedding: embeddingSchema,
+    embedderId: embedderIdSchema,
+  })
+  .strict();
+
+const documentSchema = z
+  .object({
+    id: idSchema,
+    name: z.string().max(L.documentNameChars),
+    mime: z.string().max(L.mimeChars),
+    bytes: z.number().int().min(0).max(L.maxMeasure),
+    addedAt: timestampSchema,
+    chunkCount: z.number().int().min(1).max(L.chunks),
+    embedderId: embedderIdSchema,
+  })
+  .strict();
+
+const chunkSchema = z
+  .object({
+    id: idSchema,
+    documentId: idSchema,
+    index: z.number().int().min(0).max(L.chunks),
+    text: z.string().min(1).max(L.chunkTextChars),
+    embedding: embeddingSchema,
+  })
+  .strict();
+
+// Evidence: what an answer used (src/lib/governance/evidence.ts).
+const claimMarkSchema = z.enum(['verified', 'disputed'] as const satisfies readonly Exclude<ClaimMark, null>[]);
+const evidenceRefFields = {
+  id: idSchema,
+  title: z.string().max(L.evidenceTitleChars),
+  snippet: z.string().max(L.evidenceSnippetChars),
+  score: z.number(),
+  truncated: z.boolean(),
+};
+const evidenceRefSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('memory'),
+      ...evidenceRefFields,
+      provenance: z.object({ kind: z.literal('memory'), createdAt: timestampSchema, conversationId: idSchema.nullable() }).strict(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('document'),
+      ...evidenceRefFields,
+      provenance: z
+        .object({
+          kind: z.literal('document'),
+          documentId: idSchema,
+          documentName: z.string().max(L.documentNameChars),
+          chunk: z.number().int().min(0).max(L.chunks),
+        })
+        .strict(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('artifact'),
+      ...evidenceRefFields,
+      provenance: z
+        .object({
+          kind: z.literal('artifact'),
+          artifactId: idSchema,
+          author: idSchema,
+          acceptance: z.number().min(0).max(1),
+          endorsers: z.array(idSchema).max(L.endorsers),
+        })
+        .strict(),
+    })
+    .strict(),
+]);
+
+const evidenceSchema = z
+  .object({
+    messageId: idSchema,
+    items: z.array(evidenceRefSchema).max(L.evidenceItems),
+    createdAt: timestampSchema,
+    mark: claimMarkSchema.nullable(),
+    markedAt: timestampSchema.nullable(),
+    itemMarks: z
+      .array(
+        z
+          .object({ kind: z.enum(['memory', 'document', 'artifact']), id: idSchema, mark: claimMarkSchema, at: timestampSchema })
+          .strict(),
+      )
+      .max(L.evidenceItems),
+  })
+  .strict();
+
+// The audit log (src/lib/governance/audit.ts).
+export const AUDIT_OUTCOMES = ['done', 'failed', 'cancelled', 'refused'] as const satisfies readonly AuditOutcome[];
+export const AUDIT_ORIGINS = ['person', 'model', 'memory', 'document', 'peer', 'unknown'] as const satisfies readonly AuditOrigin[];
+export const DECISION_KINDS = ['run', 'confirm', 'refuse'] as const satisfies readonly DecisionKind[];
+export const REFUSAL_REASONS = [
+  'text-origin',
+  'unknown-action',
+  'not-available',
+  'invalid-params',
+  'denied',
+] as const satisfies readonly RefusalReason[];
+
+const auditSchema = z
+  .object({
+    id: idSchema,
+    at: timestampSchema,
+    actionId: z.string().max(L.idChars),
+    risk: z.enum(RISK_LEVELS as readonly [AuditEntry['risk'] & string, ...(AuditEntry['risk'] & string)[]]).nullable(),
+    origin: z.enum(AUDIT_ORIGINS),
+    decision: z.enum(DECISION_KINDS),
+    outcome: z.enum(AUDIT_OUTCOMES),
+    summary: z.string().max(L.auditTextChars),
+    reason: z.enum(REFUSAL_REASONS).optional(),
+    error: z.string().max(L.auditTextChars).optional(),
+  })
+  .strict();
+
+const appSchema = z
+  .object({
+    name: z.string().min(1).max(L.appFieldChars),
+    version: z.string().max(L.appFieldChars),
+  })
+  .strict();
+
+const chatTables = {
+  conversations: z.array(conversationSchema).max(L.conversations),
+  messages: z.array(messageSchema).max(L.messages),
+  settings: z.array(settingSchema).max(L.settings),
+};
+
+/** Version 1: chat only. Read, never written. */
+const exportSchemaV1 = z
+  .object({
+    format: z.literal(EXPORT_FORMAT_NAME),
+    version: z.literal(1),
+    exportedAt: z.iso.datetime(),
+    app: appSchema,
+    data: z.object(chatTables).strict(),
+  })
+  .strict();
+
 const exportSchema = z
   .object({
     format: z.literal(EXPORT_FORMAT_NAME),
     version: z.literal(EXPORT_FORMAT_VERSION),
     exportedAt: z.iso.datetime(),
-    app: z
-      .object({
-        name: z.string().min(1).max(L.appFieldChars),
-        version: z.string().max(L.appFieldChars),
-      })
-      .strict(),
+    app: appSchema,
     data: z
       .object({
-        conversations: z.array(conversationSchema).max(L.conversations),
-        messages: z.array(messageSchema).max(L.messages),
-        settings: z.array(settingSchema).max(L.settings),
+        ...chatTables,
+        memories: z.array(memorySchema).max(L.memories),
+        documents: z.array(documentSchema).max(L.documents),
+        chunks: z.array(chunkSchema).max(L.chunks),
+        evidence: z.array(evidenceSchema).max(L.evidence),
+        audit: z.array(auditSchema).max(L.audit),
       })
       .strict(),
   })
   .strict();
 
 export type H3lixExport = z.output<typeof exportSchema>;
+export type H3lixExportV1 = z.output<typeof exportSchemaV1>;
 
+/** A record as the file holds it: embeddings as lists of numbers. */
+export type Exported<T> = { [K in keyof T]: T[K] extends Float32Array ? number[] : T[K] };
+
+/** Everything, as the database holds it. */
 export interface ExportData {
   conversations: Conversation[];
   messages: Message[];
   settings: SettingRecord[];
+  memories: Memory[];
+  documents: PrivateDocument[];
+  chunks: DocumentChunk[];
+  evidence: EvidenceRecord[];
+  audit: AuditEntry[];
 }
+
+/** What buildExport takes: the chat tables, and any of the others (a table left out is written empty). */
+export type ExportInput = Pick<ExportData, 'conversations' | 'messages' | 'settings'> & Partial<ExportData>;
 
 // The schema and the domain types must describe the same records: when
 // types.ts gains a field, these stop compiling until the format follows.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type AssertTrue<T extends true> = T;
+/** The domain's readonly arrays as the plain arrays a parser returns. */
+type Mutable<T> = T extends readonly (infer U)[] ? Mutable<U>[] : T extends object ? { -readonly [K in keyof T]: Mutable<T[K]> } : T;
 export type ExportSchemaMatchesDomain = [
   AssertTrue<Same<z.output<typeof conversationSchema>, Conversation>>,
   AssertTrue<Same<z.output<typeof messageSchema>, Message>>,
   AssertTrue<Same<z.output<typeof statsSchema>, MessageStats>>,
   AssertTrue<Same<z.output<typeof settingSchema>, SettingRecord>>,
-  AssertTrue<Same<H3lixExport['data'], ExportData>>,
+  AssertTrue<Same<z.output<typeof memorySchema>, Exported<Memory>>>,
+  AssertTrue<Same<z.output<typeof documentSchema>, PrivateDocument>>,
+  AssertTrue<Same<z.output<typeof chunkSchema>, Exported<DocumentChunk>>>,
+  AssertTrue<Same<z.output<typeof evidenceSchema>, Mutable<EvidenceRecord>>>,
+  AssertTrue<Same<z.output<typeof auditSchema>, AuditEntry>>,
+  AssertTrue<Same<H3lixExport['data'], { [K in keyof ExportData]: Exported<ExportData[K][number]>[] } & { evidence: Mutable<EvidenceRecord>[] }>>,
 ];
 
 // ---------------------------------------------------------------------------
@@ -177,7 +392,7 @@ export interface ExportMeta {
  * stray property on a stored record cannot leak into (or invalidate) the
  * file, and settles replies that were mid-stream (see `settleStreaming`).
  */
-export function buildExport(data: ExportData, meta: ExportMeta): H3lixExport {
+export function buildExport(data: ExportInput, meta: ExportMeta): H3lixExport {
   return {
     format: EXPORT_FORMAT_NAME,
     version: EXPORT_FORMAT_VERSION,
@@ -187,7 +402,29 @@ export function buildExport(data: ExportData, meta: ExportMeta): H3lixExport {
       conversations: data.conversations.map(copyConversation),
       messages: data.messages.map((message) => settleStreaming(copyMessage(message))),
       settings: data.settings.map((setting) => ({ key: setting.key, value: setting.value })),
+      memories: (data.memories ?? []).map(copyMemory),
+      documents: (data.documents ?? []).map(copyDocument),
+      chunks: (data.chunks ?? []).map(copyChunk),
+      evidence: (data.evidence ?? []).map(copyEvidence),
+      audit: (data.audit ?? []).map(copyAudit),
     },
+  };
+}
+
+/**
+ * The records of a parsed file as the database holds them: embeddings back
+ * to Float32Array (exactly the floats that were exported).
+ */
+export function toStoredData(data: H3lixExport['data']): ExportData {
+  return {
+    conversations: data.conversations,
+    messages: data.messages,
+    settings: data.settings,
+    memories: data.memories.map((m) => ({ ...m, embedding: Float32Array.from(m.embedding) })),
+    documents: data.documents,
+    chunks: data.chunks.map((c) => ({ ...c, embedding: Float32Array.from(c.embedding) })),
+    evidence: data.evidence,
+    audit: data.audit,
   };
 }
 
@@ -208,7 +445,12 @@ export function serializeExport(document: H3lixExport): string {
     '  "data": {',
     `    "conversations": ${records(document.data.conversations)},`,
     `    "messages": ${records(document.data.messages)},`,
-    `    "settings": ${records(document.data.settings)}`,
+    `    "settings": ${records(document.data.settings)},`,
+    `    "memories": ${records(document.data.memories)},`,
+    `    "documents": ${records(document.data.documents)},`,
+    `    "chunks": ${records(document.data.chunks)},`,
+    `    "evidence": ${records(document.data.evidence)},`,
+    `    "audit": ${records(document.data.audit)}`,
     '  }',
     '}',
     '',
@@ -247,6 +489,84 @@ function copyMessage(m: Message): Message {
       : null,
     error: m.error ?? null,
   };
+}
+
+function toJsonVector(vector: Float32Array): number[] {
+  return Array.from(vector, shortestFloat32);
+}
+
+function copyMemory(m: Memory): Exported<Memory> {
+  return {
+    id: m.id,
+    text: m.text,
+    status: m.status,
+    origin: m.origin,
+    conversationId: m.conversationId ?? null,
+    createdAt: m.createdAt,
+    updatedAt: m.updatedAt,
+    embedding: toJsonVector(m.embedding),
+    embedderId: m.embedderId,
+  };
+}
+
+function copyDocument(d: PrivateDocument): PrivateDocument {
+  return { id: d.id, name: d.name, mime: d.mime, bytes: d.bytes, addedAt: d.addedAt, chunkCount: d.chunkCount, embedderId: d.embedderId };
+}
+
+function copyChunk(c: DocumentChunk): Exported<DocumentChunk> {
+  return { id: c.id, documentId: c.documentId, index: c.index, text: c.text, embedding: toJsonVector(c.embedding) };
+}
+
+function copyEvidence(e: EvidenceRecord): Mutable<EvidenceRecord> {
+  return {
+    messageId: e.messageId,
+    items: e.items.map((item) => {
+      const fields = { id: item.id, title: item.title, snippet: item.snippet, score: item.score, truncated: item.truncated };
+      switch (item.kind) {
+        case 'memory': {
+          const p = item.provenance;
+          return { kind: item.kind, ...fields, provenance: { kind: p.kind, createdAt: p.createdAt, conversationId: p.conversationId } };
+        }
+        case 'document': {
+          const p = item.provenance;
+          return {
+            kind: item.kind,
+            ...fields,
+            provenance: { kind: p.kind, documentId: p.documentId, documentName: p.documentName, chunk: p.chunk },
+          };
+        }
+        case 'artifact': {
+          const p = item.provenance;
+          return {
+            kind: item.kind,
+            ...fields,
+            provenance: { kind: p.kind, artifactId: p.artifactId, author: p.author, acceptance: p.acceptance, endorsers: [...p.endorsers] },
+          };
+        }
+      }
+    }),
+    createdAt: e.createdAt,
+    mark: e.mark,
+    markedAt: e.markedAt,
+    itemMarks: e.itemMarks.map((m) => ({ kind: m.kind, id: m.id, mark: m.mark, at: m.at })),
+  };
+}
+
+function copyAudit(a: AuditEntry): AuditEntry {
+  const entry: AuditEntry = {
+    id: a.id,
+    at: a.at,
+    actionId: a.actionId,
+    risk: a.risk,
+    origin: a.origin,
+    decision: a.decision,
+    outcome: a.outcome,
+    summary: a.summary,
+  };
+  // Absent rather than undefined, so the file (and a round trip) has no trace of them.
+  if (a.reason !== undefined) entry.reason = a.reason;
+  if (a.error !== undefined) entry.error = a.error;
+  return entry;
 }
 
 // ---------------------------------------------------------------------------
@@ -296,16 +616,33 @@ export function validateExport(json: unknown): ParseExportResult {
   const envelopeProblem = checkEnvelope(json);
   if (envelopeProblem) return fail([envelopeProblem]);
 
-  const parsed = exportSchema.safeParse(json, { reportInput: true });
-  if (!parsed.success) return fail(parsed.error.issues.map(formatIssue));
+  // checkEnvelope has made sure the version is one we read.
+  let document: H3lixExport;
+  if ((json as Record<string, unknown>)['version'] === 1) {
+    const parsed = exportSchemaV1.safeParse(json, { reportInput: true });
+    if (!parsed.success) return fail(parsed.error.issues.map(formatIssue));
+    document = liftV1(parsed.data);
+  } else {
+    const parsed = exportSchema.safeParse(json, { reportInput: true });
+    if (!parsed.success) return fail(parsed.error.issues.map(formatIssue));
+    document = parsed.data;
+  }
 
-  const referenceProblems = findReferenceProblems(parsed.data.data);
+  const referenceProblems = findReferenceProblems(document.data);
   if (referenceProblems.length > 0) return fail(referenceProblems);
 
-  const document = parsed.data;
   return {
     ok: true,
     export: { ...document, data: { ...document.data, messages: document.data.messages.map(settleStreaming) } },
+  };
+}
+
+/** A version 1 file as version 2: the same chat data, and none of what version 1 could not hold. */
+export function liftV1(document: H3lixExportV1): H3lixExport {
+  return {
+    ...document,
+    version: EXPORT_FORMAT_VERSION,
+    data: { ...document.data, memories: [], documents: [], chunks: [], evidence: [], audit: [] },
   };
 }
 
@@ -348,8 +685,13 @@ function findForbiddenKeys(root: unknown): string[] {
       problems.push(`${formatPath(path)}: nested too deeply (the limit is ${MAX_FILE_DEPTH} levels)`);
       continue;
     }
+    // Only objects and lists are walked into: a file is mostly numbers (embeddings),
+    // and a path per number would cost more than the whole parse.
     if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: [...path, i] });
+      for (let i = value.length - 1; i >= 0; i--) {
+        const item: unknown = value[i];
+        if (typeof item === 'object' && item !== null) stack.push({ value: item, path: [...path, i] });
+      }
       continue;
     }
     for (const key of Object.keys(value)) {
@@ -357,7 +699,8 @@ function findForbiddenKeys(root: unknown): string[] {
         problems.push(`${formatPath(path)}: the key '${key}' is not allowed`);
         continue;
       }
-      stack.push({ value: (value as Record<string, unknown>)[key], path: [...path, key] });
+      const field: unknown = (value as Record<string, unknown>)[key];
+      if (typeof field === 'object' && field !== null) stack.push({ value: field, path: [...path, key] });
     }
   }
   return problems;
@@ -375,8 +718,11 @@ function checkEnvelope(json: unknown): string | null {
   if (typeof version === 'number' && Number.isInteger(version) && version > EXPORT_FORMAT_VERSION) {
     return (
       `file was made by a newer version of H3LIX (export format version ${version}); ` +
-      `this version reads version ${EXPORT_FORMAT_VERSION}. Update H3LIX, then import it again.`
+      `this version reads versions up to ${EXPORT_FORMAT_VERSION}. Update H3LIX, then import it again.`
     );
+  }
+  if (!(READABLE_FORMAT_VERSIONS as readonly unknown[]).includes(version)) {
+    return `version: expected ${listAlternatives(READABLE_FORMAT_VERSIONS.map(String))}, found ${describe(version)}`;
   }
   return null;
 }
@@ -403,7 +749,67 @@ function findReferenceProblems(data: H3lixExport['data']): string[] {
     if (settingKeys.has(setting.key)) problems.push(`settings[${i}].key: ${quote(setting.key)} appears more than once`);
     settingKeys.add(setting.key);
   });
+  uniqueIds(data.memories, 'memories', (m) => m.id, problems);
+  uniqueIds(data.audit, 'audit', (a) => a.id, problems);
+
+  // A document's chunks are all in the file, numbered 0..chunkCount-1, each once.
+  const documents = new Map<string, { chunkCount: number; indexes: Set<number> }>();
+  data.documents.forEach((document, i) => {
+    if (documents.has(document.id)) problems.push(`documents[${i}].id: ${quote(document.id)} appears more than once`);
+    else documents.set(document.id, { chunkCount: document.chunkCount, indexes: new Set() });
+  });
+  uniqueIds(data.chunks, 'chunks', (c) => c.id, problems);
+  data.chunks.forEach((chunk, i) => {
+    const document = documents.get(chunk.documentId);
+    if (!document) {
+      problems.push(`chunks[${i}].documentId: no document with id ${quote(chunk.documentId)} in the file`);
+      return;
+    }
+    if (chunk.index >= document.chunkCount) {
+      problems.push(`chunks[${i}].index: ${chunk.index} is beyond its document's ${document.chunkCount} chunks`);
+    } else if (document.indexes.has(chunk.index)) {
+      problems.push(`chunks[${i}].index: chunk ${chunk.index} of document ${quote(chunk.documentId)} appears more than once`);
+    }
+    document.indexes.add(chunk.index);
+  });
+  data.documents.forEach((document, i) => {
+    const found = documents.get(document.id)?.indexes.size ?? 0;
+    if (found < document.chunkCount) {
+      problems.push(`documents[${i}].chunkCount: ${document.chunkCount} chunks, but the file holds ${found} of them`);
+    }
+  });
+
+  const evidenceFor = new Set<string>();
+  data.evidence.forEach((record, i) => {
+    if (evidenceFor.has(record.messageId)) problems.push(`evidence[${i}].messageId: ${quote(record.messageId)} appears more than once`);
+    evidenceFor.add(record.messageId);
+    if (!messageIds.has(record.messageId)) {
+      problems.push(`evidence[${i}].messageId: no message with id ${quote(record.messageId)} in the file`);
+    }
+  });
   return problems;
+}
+
+function uniqueIds<T>(records: readonly T[], table: string, idOf: (record: T) => string, problems: string[]): void {
+  const seen = new Set<string>();
+  records.forEach((record, i) => {
+    const id = idOf(record);
+    if (seen.has(id)) problems.push(`${table}[${i}].id: ${quote(id)} appears more than once`);
+    seen.add(id);
+  });
+}
+
+/** Why `value` is not an embedding the file may hold, or null. */
+function embeddingProblem(value: unknown): string | null {
+  const expected = `expected a list of ${EMBEDDING_DIMENSION} finite numbers`;
+  if (!Array.isArray(value)) return `${expected}, found ${describe(value)}`;
+  if (value.length !== EMBEDDING_DIMENSION) return `${expected}, found ${value.length}`;
+  for (let i = 0; i < value.length; i++) {
+    const x: unknown = value[i];
+    // float32 is what is stored: a finite double beyond its range would become Infinity.
+    if (typeof x !== 'number' || !Number.isFinite(Math.fround(x))) return `${expected}; entry ${i} is ${describe(x)}`;
+  }
+  return null;
 }
 
 interface ValueProblem {
