@@ -6,7 +6,7 @@
  */
 import type { Conversation, Message, MessageStats } from '../lib/chat/types';
 import type { ChatTurn, GenerateOptions } from '../lib/engine/contract';
-import { assemblePrompt, type RetrievedItem } from '../lib/governance/prompt-assembly';
+import { assemblePrompt, type AssembledPrompt, type RetrievedItem } from '../lib/governance/prompt-assembly';
 import { applyMark, createEvidenceRecord, type ClaimTarget, type ClaimMark, type EvidenceRecord } from '../lib/governance/evidence';
 import { titleFromMessage, UNTITLED } from '../lib/chat/title';
 import { profileInstructions, type ProfileFields } from '../lib/governance/profile';
@@ -54,7 +54,9 @@ export class ChatState {
   generation = $state<GenerateOptions>({ ...DEFAULT_GENERATION });
 
   active: Conversation | null = $derived(this.conversations.find((c) => c.id === this.activeId) ?? null);
-  busy = $derived(this.streamingId !== null);
+  /** Between sending and the first token: retrieving memories and documents, assembling the prompt. */
+  preparing = $state(false);
+  busy = $derived(this.streamingId !== null || this.preparing);
 
   #store: ChatStore;
   #engine: EngineState;
@@ -173,24 +175,29 @@ export class ChatState {
     const content = text.trim();
     if (!content || this.busy) return;
     this.error = null;
-    const conversation = await this.#ensureConversation(titleFromMessage(content), '');
-    const user = await this.#store.addMessage({
-      conversationId: conversation.id,
-      role: 'user',
-      content,
-      status: 'complete',
-      modelId: null,
-      stats: null,
-      error: null,
-    });
-    this.messages.push(user);
-    // Stored before the reply, so a fact just given can already be used for it.
+    this.preparing = true;
     try {
-      await this.#onPersonMessage(content, conversation.id);
-    } catch (err) {
-      console.warn('Could not look at the message for memory', err);
+      const conversation = await this.#ensureConversation(titleFromMessage(content), '');
+      const user = await this.#store.addMessage({
+        conversationId: conversation.id,
+        role: 'user',
+        content,
+        status: 'complete',
+        modelId: null,
+        stats: null,
+        error: null,
+      });
+      this.messages.push(user);
+      // Stored before the reply, so a fact just given can already be used for it.
+      try {
+        await this.#onPersonMessage(content, conversation.id);
+      } catch (err) {
+        console.warn('Could not look at the message for memory', err);
+      }
+      await this.#reply(conversation);
+    } finally {
+      this.preparing = false;
     }
-    await this.#reply(conversation);
   }
 
   /** Writes a new answer to the last question, replacing the answer after it. */
@@ -229,41 +236,21 @@ export class ChatState {
       .map((m) => ({ role: m.role, content: m.content }));
     const last = usable.at(-1);
     if (!last || last.role !== 'user') return;
-    const fresh = this.conversations.find((c) => c.id === conversation.id) ?? conversation;
     const abort = new AbortController();
     this.#abort = abort;
-
-    // Retrieval failing (no embedder yet, storage trouble) must not cost the answer.
-    let items: RetrievedItem[] = [];
+    let prepared: { assembled: AssembledPrompt; draft: Message };
     try {
-      items = this.#retriever ? await this.#retriever.retrieve(last.content, abort.signal) : [];
+      prepared = await this.#prepare(conversation, entry, usable, last.content, abort.signal);
     } catch (err) {
-      console.warn('Retrieval failed; answering without memories and documents', err);
+      if (this.#abort === abort) this.#abort = null;
+      throw err;
     }
-    const assembled = assemblePrompt({
-      systemPrompt: fresh.systemPrompt,
-      standingInstructions: profileInstructions(this.#standing()),
-      items,
-      history: usable.slice(0, -1),
-      question: last.content,
-      contextWindow: entry.contextWindow,
-      reserveForReply: this.generation.maxNewTokens,
-      contextBudget: Math.floor(entry.contextWindow * CONTEXT_SHARE),
-    });
+    const { assembled, draft } = prepared;
     const turns = assembled.turns;
-
-    const draft = await this.#store.addMessage({
-      conversationId: conversation.id,
-      role: 'assistant',
-      content: '',
-      status: 'streaming',
-      modelId: entry.id,
-      stats: null,
-      error: null,
-    });
     this.messages.push(draft);
     const index = this.messages.length - 1;
     this.streamingId = draft.id;
+    this.preparing = false;
     if (assembled.used.length > 0) {
       const record = createEvidenceRecord(draft.id, assembled.used, this.#now());
       await this.#store.putEvidence(record);
@@ -307,7 +294,49 @@ export class ChatState {
     } finally {
       if (this.#abort === abort) this.#abort = null;
       this.streamingId = null;
+      this.preparing = false;
     }
+  }
+
+  /**
+   * Everything between the question and the first token: retrieval, prompt
+   * assembly, and the empty reply that will stream in.
+   */
+  async #prepare(
+    conversation: Conversation,
+    entry: { id: string; contextWindow: number },
+    usable: ChatTurn[],
+    question: string,
+    signal: AbortSignal,
+  ): Promise<{ assembled: AssembledPrompt; draft: Message }> {
+    const fresh = this.conversations.find((c) => c.id === conversation.id) ?? conversation;
+    // Retrieval failing (no embedder yet, storage trouble) must not cost the answer.
+    let items: RetrievedItem[] = [];
+    try {
+      items = this.#retriever ? await this.#retriever.retrieve(question, signal) : [];
+    } catch (err) {
+      console.warn('Retrieval failed; answering without memories and documents', err);
+    }
+    const assembled = assemblePrompt({
+      systemPrompt: fresh.systemPrompt,
+      standingInstructions: profileInstructions(this.#standing()),
+      items,
+      history: usable.slice(0, -1),
+      question,
+      contextWindow: entry.contextWindow,
+      reserveForReply: this.generation.maxNewTokens,
+      contextBudget: Math.floor(entry.contextWindow * CONTEXT_SHARE),
+    });
+    const draft = await this.#store.addMessage({
+      conversationId: conversation.id,
+      role: 'assistant',
+      content: '',
+      status: 'streaming',
+      modelId: entry.id,
+      stats: null,
+      error: null,
+    });
+    return { assembled, draft };
   }
 
   #patchLocal(id: string, patch: Partial<Message>): void {
