@@ -25,6 +25,7 @@ const MB = 1_000_000;
 const MiB = 1024 * 1024;
 
 /** Id (and repo) of the synthetic chat fixture served by the app's own mirror (public/models). */
+export const FIXTURE_CHAT_WEBGPU_ID = 'fixtures/random-smollm2-chat@webgpu';
 export const FIXTURE_CHAT_ID = 'fixtures/random-smollm2-chat';
 
 export const CATALOGUE: readonly CatalogueEntry[] = Object.freeze([
@@ -135,6 +136,23 @@ export const CATALOGUE: readonly CatalogueEntry[] = Object.freeze([
     fixture: true,
     mirrorOnly: true,
     description: 'A 2-layer model with random weights and the real SmolLM2 tokenizer. It writes gibberish; for tests only.',
+  },
+  {
+    // The same files on transformers.js's WebGPU device: a second engine
+    // configuration, so switching engines can be exercised offline.
+    id: FIXTURE_CHAT_WEBGPU_ID,
+    label: 'Test fixture on WebGPU (random weights)',
+    backend: 'transformers',
+    repo: FIXTURE_CHAT_ID,
+    dtype: 'q8',
+    device: 'webgpu',
+    downloadBytes: 8_532_059,
+    memoryBytes: 64 * MiB,
+    requiredFeatures: ['webgpu'],
+    contextWindow: 2048,
+    fixture: true,
+    mirrorOnly: true,
+    description: 'The test fixture run through WebGPU instead of WASM. It writes gibberish; for tests only.',
   },
 ] satisfies CatalogueEntry[]);
 
