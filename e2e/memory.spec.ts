@@ -109,8 +109,9 @@ test('answers cite an added Markdown document and a PDF; deleting a document rem
   await memory.getByRole('button', { name: 'Close memory' }).click();
   await sendMessage(page, 'Does the blue heron nest near the old mill?');
   await waitForReply(page);
-  const last = log(page).getByRole('article', { name: 'Assistant' }).last();
-  await expect(last.getByRole('button', { name: 'Evidence' })).toHaveCount(0);
+  const none = await openEvidence(page);
+  await expect(none).toContainText('This answer used no memories, documents or network insights');
+  await expect(none).not.toContainText('notes.pdf');
 });
 
 test('an instruction injected into a document triggers no action', async ({ page }) => {
