@@ -145,6 +145,7 @@ export class AppState {
         requestPersistence,
         readEstimate: readStorageEstimate,
       },
+      () => this.chat.stopAndSettle(),
       async () => {
         await this.chat.reload();
         await this.profile.load();
@@ -158,12 +159,22 @@ export class AppState {
     );
   }
 
-  #reminders = new ReminderScheduler(async (r, late) => {
-    await showReminder(r, late);
-    const db = this.#requireDb();
-    const pending = await repo.getSetting(db, 'reminders');
-    await repo.setSetting(db, 'reminders', pending.filter((x) => x.id !== r.id));
-  }, now);
+  /** Reminder bookkeeping runs one step at a time, so two reminders due together cannot undo each other's removal. */
+  #reminderQueue: Promise<void> = Promise.resolve();
+  #reminders = new ReminderScheduler(
+    (r, late) =>
+      (this.#reminderQueue = this.#reminderQueue.then(async () => {
+        try {
+          await showReminder(r, late);
+        } catch (err) {
+          console.warn('Could not show a reminder', err);
+        }
+        const db = this.#requireDb();
+        const pending = await repo.getSetting(db, 'reminders');
+        await repo.setSetting(db, 'reminders', pending.filter((x) => x.id !== r.id));
+      }).catch((err: unknown) => console.warn('Could not update reminders', err))),
+    now,
+  );
 
   /** The actions themselves; reached only through the execution layer's gate (ActionsState.run). */
   async #runAction(request: ValidatedRequest): Promise<string> {
@@ -202,7 +213,17 @@ export class AppState {
     return this.#db;
   }
 
+  /** Starts everything; a failure is shown, never left as an endless "Starting…". */
   async start(): Promise<void> {
+    try {
+      await this.#start();
+    } catch (err) {
+      this.fatal = `H3LIX could not start: ${err instanceof Error ? err.message : String(err)}. Reload the page to try again.`;
+      console.error(err);
+    }
+  }
+
+  async #start(): Promise<void> {
     const [db, deployConfig] = await Promise.all([
       openDatabase(undefined, {
         onBlocked: () => {
@@ -237,12 +258,17 @@ export class AppState {
     void requestPersistence().then(() => this.data.refresh());
 
     const source = await this.#applySettings();
-    this.#knowledge = await KnowledgeBase.open(db, this.deployConfig.embedder ?? DEFAULT_EMBEDDER);
-    await this.memory.load();
     const preferred =
       (await repo.getSetting(db, 'modelId')) ?? deployConfig.defaultModel ?? null;
     await this.engine.detect(source, preferred);
     if (preferred) this.engine.select(preferred);
+    // Memory is optional for chatting: if it cannot open, say so and carry on.
+    try {
+      this.#knowledge = await KnowledgeBase.open(db, this.deployConfig.embedder ?? DEFAULT_EMBEDDER);
+      await this.memory.load();
+    } catch (err) {
+      this.memory.message = `Memory and documents are unavailable: ${err instanceof Error ? err.message : String(err)}`;
+    }
 
     // Load without asking only what the person loaded before (it is cached),
     // or when this deployment says so (its own mirror).

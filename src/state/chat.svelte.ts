@@ -5,7 +5,7 @@
  * so closing the tab keeps it as far as it got.
  */
 import type { Conversation, Message, MessageStats } from '../lib/chat/types';
-import type { ChatTurn, GenerateOptions } from '../lib/engine/contract';
+import type { CatalogueEntry, ChatTurn, GenerateOptions } from '../lib/engine/contract';
 import { assemblePrompt, type AssembledPrompt, type RetrievedItem } from '../lib/governance/prompt-assembly';
 import { applyMark, createEvidenceRecord, type ClaimTarget, type ClaimMark, type EvidenceRecord } from '../lib/governance/evidence';
 import { titleFromMessage, UNTITLED } from '../lib/chat/title';
@@ -37,6 +37,12 @@ export interface Retriever {
 /** Share of the context window that retrieved material may take. */
 const CONTEXT_SHARE = 0.35;
 
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const hint = (err as { hint?: unknown }).hint;
+  return typeof hint === 'string' && hint ? `${err.message} ${hint}` : err.message;
+}
+
 /** Save the growing reply at most this often (ms): cheap, and little is lost on close. */
 const SAVE_EVERY_MS = 250;
 
@@ -61,6 +67,11 @@ export class ChatState {
   #store: ChatStore;
   #engine: EngineState;
   #abort: AbortController | null = null;
+  /** Resolves when the reply in progress (if any) has ended and been stored. */
+  #settled: Promise<void> = Promise.resolve();
+  #markSettled: () => void = () => {};
+  /** The conversation whose reply is being prepared or written. */
+  #replyConversationId: string | null = null;
   #pendingSave: { id: string; content: string } | null = null;
   #saveTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -119,7 +130,9 @@ export class ChatState {
   }
 
   async open(id: string): Promise<void> {
-    if (this.busy) this.stop();
+    // Tapping the open conversation (e.g. to close the sidebar on a phone) changes nothing.
+    if (id === this.activeId) return;
+    this.error = null;
     this.activeId = id;
     this.messages = await this.#store.listMessages(id);
     await this.#loadEvidence();
@@ -143,7 +156,7 @@ export class ChatState {
 
   /** Starts an empty conversation; it is only stored once something is said in it. */
   newConversation(): void {
-    if (this.busy) this.stop();
+    this.error = null;
     this.activeId = null;
     this.messages = [];
     this.evidence = new Map();
@@ -156,7 +169,7 @@ export class ChatState {
   }
 
   async remove(id: string): Promise<void> {
-    if (this.activeId === id && this.busy) this.stop();
+    if (this.#replyConversationId === id) this.stop();
     await this.#store.deleteConversation(id);
     this.conversations = await this.#store.listConversations();
     if (this.activeId === id) {
@@ -171,11 +184,15 @@ export class ChatState {
     this.conversations = await this.#store.listConversations();
   }
 
-  async send(text: string): Promise<void> {
+  /**
+   * Sends the person's message and streams the reply. Resolves false when the
+   * message could not be stored (the composer then gives the text back).
+   */
+  async send(text: string): Promise<boolean> {
     const content = text.trim();
-    if (!content || this.busy) return;
+    if (!content || this.busy) return false;
     this.error = null;
-    this.preparing = true;
+    const abort = this.#begin();
     try {
       const conversation = await this.#ensureConversation(titleFromMessage(content), '');
       const user = await this.#store.addMessage({
@@ -187,16 +204,20 @@ export class ChatState {
         stats: null,
         error: null,
       });
-      this.messages.push(user);
+      if (this.activeId === conversation.id) this.messages.push(user);
       // Stored before the reply, so a fact just given can already be used for it.
       try {
         await this.#onPersonMessage(content, conversation.id);
       } catch (err) {
         console.warn('Could not look at the message for memory', err);
       }
-      await this.#reply(conversation);
+      await this.#reply(conversation, abort);
+      return true;
+    } catch (err) {
+      this.error = `Your message could not be sent: ${describe(err)}`;
+      return false;
     } finally {
-      this.preparing = false;
+      this.#end(abort);
     }
   }
 
@@ -206,14 +227,44 @@ export class ChatState {
     if (!conversation || this.busy) return;
     const lastUser = this.messages.findLastIndex((m) => m.role === 'user');
     if (lastUser < 0) return;
-    const after = this.messages.slice(lastUser + 1);
-    await this.#store.deleteMessages(after.map((m) => m.id));
-    this.messages.splice(lastUser + 1);
-    await this.#reply(conversation);
+    this.error = null;
+    const abort = this.#begin();
+    try {
+      const after = this.messages.slice(lastUser + 1);
+      await this.#store.deleteMessages(after.map((m) => m.id));
+      if (this.activeId === conversation.id) this.messages.splice(lastUser + 1);
+      await this.#reply(conversation, abort);
+    } catch (err) {
+      this.error = `Could not write a new answer: ${describe(err)}`;
+    } finally {
+      this.#end(abort);
+    }
   }
 
+  /** Stops the reply being prepared or written. */
   stop(): void {
     this.#abort?.abort();
+  }
+
+  /** Stops any reply and waits until it has been stored (before an import or "delete everything"). */
+  async stopAndSettle(): Promise<void> {
+    this.stop();
+    await this.#settled;
+  }
+
+  /** The chat is busy from the click until the reply ends: one reply at a time. */
+  #begin(): AbortController {
+    const abort = new AbortController();
+    this.#abort = abort;
+    this.preparing = true;
+    this.#settled = new Promise((resolve) => (this.#markSettled = resolve));
+    return abort;
+  }
+
+  #end(abort: AbortController): void {
+    if (this.#abort === abort) this.#abort = null;
+    this.preparing = false;
+    this.#markSettled();
   }
 
   async #ensureConversation(title: string, systemPrompt: string): Promise<Conversation> {
@@ -224,48 +275,58 @@ export class ChatState {
     return c;
   }
 
-  async #reply(conversation: Conversation): Promise<void> {
+  /**
+   * Prepares and streams the reply to the last question of `conversation`.
+   * Works from storage, not from what is on screen, so switching
+   * conversations meanwhile can neither mix histories nor lose the reply.
+   */
+  async #reply(conversation: Conversation, abort: AbortController): Promise<void> {
     const engine = this.#engine;
     const entry = engine.loaded?.entry;
     if (!entry) {
       this.error = 'No model is loaded. Open Settings to choose and load one.';
       return;
     }
-    const usable: ChatTurn[] = this.messages
+    if (abort.signal.aborted) return;
+    this.#replyConversationId = conversation.id;
+    try {
+      await this.#streamReply(conversation, entry, abort);
+    } finally {
+      this.#replyConversationId = null;
+    }
+  }
+
+  async #streamReply(conversation: Conversation, entry: CatalogueEntry, abort: AbortController): Promise<void> {
+    const engine = this.#engine;
+    const stored = await this.#store.listMessages(conversation.id);
+    const usable: ChatTurn[] = stored
       .filter((m) => m.content.trim() && m.status !== 'error')
       .map((m) => ({ role: m.role, content: m.content }));
     const last = usable.at(-1);
-    if (!last || last.role !== 'user') return;
-    const abort = new AbortController();
-    this.#abort = abort;
-    let prepared: { assembled: AssembledPrompt; draft: Message };
-    try {
-      prepared = await this.#prepare(conversation, entry, usable, last.content, abort.signal);
-    } catch (err) {
-      if (this.#abort === abort) this.#abort = null;
-      throw err;
-    }
-    const { assembled, draft } = prepared;
-    const turns = assembled.turns;
-    this.messages.push(draft);
-    const index = this.messages.length - 1;
+    if (!last || last.role !== 'user' || abort.signal.aborted) return;
+
+    const { assembled, draft } = await this.#prepare(conversation, entry, usable, last.content, abort.signal);
+    const onScreen = () => this.activeId === conversation.id;
+    if (onScreen()) this.messages.push(draft);
     this.streamingId = draft.id;
     this.preparing = false;
-    if (assembled.used.length > 0) {
-      const record = createEvidenceRecord(draft.id, assembled.used, this.#now());
-      await this.#store.putEvidence(record);
-      this.evidence = new Map(this.evidence).set(draft.id, record);
-    }
+    // What has streamed so far, kept here: the on-screen copy may be gone if the person switched conversations.
+    let streamed = '';
 
     try {
+      if (assembled.used.length > 0) {
+        const record = createEvidenceRecord(draft.id, assembled.used, this.#now());
+        await this.#store.putEvidence(record);
+        if (onScreen()) this.evidence = new Map(this.evidence).set(draft.id, record);
+      }
       const result = await engine.generate(
-        turns,
+        assembled.turns,
         $state.snapshot(this.generation),
         (chunk) => {
-          const m = this.messages[index];
-          if (!m || m.id !== draft.id) return;
-          m.content += chunk.text;
-          this.#scheduleSave(draft.id, m.content);
+          streamed += chunk.text;
+          const m = this.messages.find((x) => x.id === draft.id);
+          if (m) m.content = streamed;
+          this.#scheduleSave(draft.id, streamed);
         },
         abort.signal,
       );
@@ -278,23 +339,22 @@ export class ChatState {
       const status = result.finishReason === 'stop' ? 'stopped' : 'complete';
       this.#cancelSave();
       // The engine's full text is authoritative (chunks may split characters).
-      const content = result.text || (this.messages[index]?.content ?? '');
+      const content = result.text || streamed;
       await this.#store.updateMessage(draft.id, { content, status, stats });
       this.#patchLocal(draft.id, { content, status, stats });
     } catch (err) {
       this.#cancelSave();
-      const message = err instanceof Error ? err.message : String(err);
-      const hint = (err as { hint?: unknown })?.hint;
-      const text = typeof hint === 'string' && hint ? `${message} ${hint}` : message;
-      const partial = this.messages[index]?.content ?? '';
-      const status = partial ? 'interrupted' : 'error';
-      await this.#store.updateMessage(draft.id, { content: partial, status, error: text });
-      this.#patchLocal(draft.id, { content: partial, status, error: text });
+      const text = describe(err);
+      const status = streamed ? 'interrupted' : 'error';
+      try {
+        await this.#store.updateMessage(draft.id, { content: streamed, status, error: text });
+      } catch (storeErr) {
+        console.warn('Could not store the failed reply', storeErr);
+      }
+      this.#patchLocal(draft.id, { content: streamed, status, error: text });
       this.error = text;
     } finally {
-      if (this.#abort === abort) this.#abort = null;
       this.streamingId = null;
-      this.preparing = false;
     }
   }
 

@@ -34,10 +34,16 @@ export class DataState {
   );
 
   #ops: DataOps;
+  #beforeChange: () => Promise<void>;
   #afterChange: () => Promise<void>;
 
-  constructor(ops: DataOps, afterChange: () => Promise<void>) {
+  /**
+   * @param beforeChange runs before an import or deletion (stops a reply being written into data about to change)
+   * @param afterChange reloads everything shown from storage
+   */
+  constructor(ops: DataOps, beforeChange: () => Promise<void>, afterChange: () => Promise<void>) {
     this.#ops = ops;
+    this.#beforeChange = beforeChange;
     this.#afterChange = afterChange;
   }
 
@@ -52,12 +58,16 @@ export class DataState {
     this.persisted = await this.#ops.requestPersistence();
   }
 
-  async exportFile(): Promise<{ name: string; text: string }> {
+  /** The export file, or null (with the reason in `message`) when it could not be made. */
+  async exportFile(): Promise<{ name: string; text: string } | null> {
     this.busy = true;
     try {
       const text = await this.#ops.exportAll();
       this.message = 'Export ready: your data was saved to a file.';
       return { name: this.#ops.suggestedFileName(), text };
+    } catch (err) {
+      this.message = `The export failed: ${err instanceof Error ? err.message : String(err)}`;
+      return null;
     } finally {
       this.busy = false;
     }
@@ -70,10 +80,12 @@ export class DataState {
       const tooBig = this.#ops.checkImportSize(file.size);
       if (tooBig) throw new Error(tooBig);
       const text = await file.text();
+      await this.#beforeChange();
       const n = await this.#ops.importAll(text);
       this.message = `Imported ${n.conversations} conversations, ${n.messages} messages and ${n.settings} settings from ${file.name}.`;
-      await this.#afterChange();
-      await this.refresh();
+      // The import is committed: a failure to redraw is not a failed import.
+      await this.#afterChange().catch((e: unknown) => console.warn('Could not refresh after the import', e));
+      await this.refresh().catch(() => {});
       return true;
     } catch (err) {
       const problems = (err as { problems?: unknown }).problems;
@@ -91,10 +103,13 @@ export class DataState {
   async deleteEverything(): Promise<void> {
     this.busy = true;
     try {
+      await this.#beforeChange();
       await this.#ops.deleteEverything();
       this.message = 'Everything was deleted.';
-      await this.#afterChange();
-      await this.refresh();
+      await this.#afterChange().catch((e: unknown) => console.warn('Could not refresh after deleting', e));
+      await this.refresh().catch(() => {});
+    } catch (err) {
+      this.message = `Deleting failed: ${err instanceof Error ? err.message : String(err)}`;
     } finally {
       this.busy = false;
     }
