@@ -15,31 +15,15 @@
 // the SWAR popcount with lookup tables.
 //
 // The TypeScript sources run as they are: Node 22.18+ strips types, and the
-// resolve hook below adds the `.ts` that our extensionless imports leave out.
+// resolve hook in bench/ts-source.mjs adds the `.ts` that our extensionless
+// imports leave out.
 // Progress goes to stdout; the LAST line is one JSON object.
 // Environment: BENCH_N (100000), BENCH_QUERIES (200), BENCH_REPS (3), BENCH_SEED (20240607).
-import { registerHooks } from 'node:module';
+import { enableTypeScriptSources } from './ts-source.mjs';
 import os from 'node:os';
 
-const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 18)) {
-  console.log(JSON.stringify({ bench: 'retrieval', error: `needs Node >= 22.18 (type stripping), this is ${process.version}; run it with npm run bench:retrieval` }));
-  process.exit(1);
-}
 
-registerHooks({
-  resolve(specifier, context, nextResolve) {
-    try {
-      return nextResolve(specifier, context);
-    } catch (error) {
-      const relative = specifier.startsWith('./') || specifier.startsWith('../');
-      if (error?.code === 'ERR_MODULE_NOT_FOUND' && relative && !/\.[cm]?[jt]s$/.test(specifier)) {
-        return nextResolve(`${specifier}.ts`, context);
-      }
-      throw error;
-    }
-  },
-});
+enableTypeScriptSources('retrieval');
 
 const { VectorIndex, DEFAULT_CANDIDATES } = await import('../src/lib/retrieval/vector-index.ts');
 const { PackedSignStore, packSigns } = await import('../src/lib/retrieval/sign-bits.ts');
@@ -182,7 +166,7 @@ async function main() {
     for (const [name, scan] of Object.entries(scans)) {
       let checksum = 0;
       for (let i = 0; i < 20; i++) {
-        packSigns(queries[i], qcode);
+        packSigns(queries[i % queries.length], qcode);
         const start = performance.now();
         const distances = scan(qcode);
         scanTimes[name].push(performance.now() - start);
