@@ -22,7 +22,6 @@ import {
   TextStreamer,
   env,
   type Message,
-  type ProgressInfo,
 } from '@huggingface/transformers';
 import type {
   CallOptions,
@@ -46,6 +45,7 @@ import {
   classifyError,
 } from '../lib/engine/errors';
 import { ByteProgress, phaseProgress } from '../lib/engine/progress';
+import { fileProgressReporter } from './file-progress';
 
 type Tokenizer = Awaited<ReturnType<typeof AutoTokenizer.from_pretrained>>;
 type CausalLM = Awaited<ReturnType<typeof AutoModelForCausalLM.from_pretrained>>;
@@ -124,7 +124,10 @@ export class TransformersBackend implements EngineBackend {
 
       const device = this.#options.device ?? entry.device ?? 'wasm';
       const progress = new ByteProgress({ now: this.#now, expectedTotalBytes: entry.downloadBytes });
-      const reporter = this.#progressReporter(progress, onProgress);
+      const reporter = fileProgressReporter(progress, onProgress, {
+        now: this.#now,
+        intervalMs: this.#options.progressIntervalMs ?? 100,
+      });
       const report = reporter.callback;
 
       const config = await AutoConfig.from_pretrained(entry.repo, { progress_callback: report });
@@ -283,54 +286,6 @@ export class TransformersBackend implements EngineBackend {
       tokensPerSecond: decodeRate(tokens, firstTokenAt, ended),
       finishReason,
     };
-  }
-
-  /**
-   * Turns transformers.js's per-file callbacks into throttled, aggregated
-   * LoadProgress. When the weights file is the last to finish, the download
-   * is complete and what follows is compiling the inference session.
-   */
-  #progressReporter(
-    progress: ByteProgress,
-    onProgress: ((p: LoadProgress) => void) | undefined,
-  ): { callback: (info: ProgressInfo) => void; finished: () => boolean } {
-    const interval = this.#options.progressIntervalMs ?? 100;
-    let lastAt = -Infinity;
-    let finished = false;
-    const pending = new Set<string>();
-    const callback = (info: ProgressInfo): void => {
-      if (!onProgress || finished) return;
-      switch (info.status) {
-        case 'initiate':
-          pending.add(info.file);
-          progress.update(info.file, 0, 0);
-          return;
-        case 'progress': {
-          progress.update(info.file, info.loaded, info.total);
-          const now = this.#now();
-          if (now - lastAt < interval) return;
-          lastAt = now;
-          onProgress(progress.snapshot(`Downloading ${info.file}`));
-          return;
-        }
-        case 'done':
-          pending.delete(info.file);
-          progress.complete(info.file);
-          lastAt = this.#now();
-          if (pending.size === 0 && /\.onnx(_data)?$/.test(info.file)) {
-            finished = true;
-            progress.finish();
-            onProgress(progress.snapshot('Downloaded'));
-            onProgress(phaseProgress('initialise', 'Preparing the model', progress.loadedBytes));
-          } else {
-            onProgress(progress.snapshot(`Downloaded ${info.file}`));
-          }
-          return;
-        default:
-          return;
-      }
-    };
-    return { callback, finished: () => finished };
   }
 }
 

@@ -14,7 +14,7 @@
  * loaded: the one format both the real all-MiniLM-L6-v2 export and the test
  * fixture ship, and the fastest on WASM.
  */
-import { env, pipeline, type FeatureExtractionPipeline, type ProgressInfo } from '@huggingface/transformers';
+import { env, pipeline, type FeatureExtractionPipeline } from '@huggingface/transformers';
 import type { LoadProgress, ModelSource } from '../lib/engine/contract';
 import {
   AbortedError,
@@ -25,6 +25,7 @@ import {
   type EngineError,
 } from '../lib/engine/errors';
 import { ByteProgress, phaseProgress } from '../lib/engine/progress';
+import { fileProgressReporter } from './file-progress';
 import type { EmbedderModel, EmbedResult } from '../lib/memory/embedder-protocol';
 import { EMBEDDING_DIMENSION } from '../lib/memory/types';
 
@@ -118,39 +119,14 @@ export class TransformersEmbedder {
     const extractor = await pipeline('feature-extraction', model.repo, {
       dtype: 'q8',
       device: this.#options.device ?? 'wasm',
-      progress_callback: this.#reporter(progress, call.onProgress),
+      progress_callback: fileProgressReporter(progress, call.onProgress, {
+        now: this.#now,
+        intervalMs: this.#options.progressIntervalMs ?? 100,
+      }).callback,
     });
     call.onProgress?.(phaseProgress('initialise', 'Embedder ready', progress.loadedBytes));
     this.#loaded = { key, extractor };
     return extractor;
-  }
-
-  /** transformers.js's per-file callbacks as throttled, aggregated LoadProgress. */
-  #reporter(progress: ByteProgress, onProgress: EmbedCall['onProgress']): (info: ProgressInfo) => void {
-    const interval = this.#options.progressIntervalMs ?? 100;
-    let lastAt = -Infinity;
-    return (info) => {
-      if (!onProgress) return;
-      switch (info.status) {
-        case 'initiate':
-          progress.update(info.file, 0, 0);
-          return;
-        case 'progress': {
-          progress.update(info.file, info.loaded, info.total);
-          const now = this.#now();
-          if (now - lastAt < interval) return;
-          lastAt = now;
-          onProgress(progress.snapshot(`Downloading ${info.file}`));
-          return;
-        }
-        case 'done':
-          progress.complete(info.file);
-          onProgress(progress.snapshot(`Downloaded ${info.file}`));
-          return;
-        default:
-          return;
-      }
-    };
   }
 }
 
