@@ -3,5 +3,6 @@ export interface DeployConfig {
   defaultModel: string | null;
   autoLoad: boolean;
   embedder: string | null;
+  relays: string[];
 }
 export function deployConfigFromEnv(env: Record<string, string | undefined>): DeployConfig | null;

@@ -11,11 +11,22 @@ const DeployConfigSchema = z.object({
   autoLoad: z.boolean().default(false),
   /** Embedding model for memory and documents; null: the real all-MiniLM-L6-v2. */
   embedder: z.string().max(200).nullable().default(null),
+  /**
+   * Relay multiaddrs for the network (e.g. /ip4/127.0.0.1/tcp/4174/ws/p2p/…); empty: none configured.
+   * A malformed list is dropped on its own, so it cannot take the rest of the config down with it.
+   */
+  relays: z.array(z.string().max(1024).regex(/^\/\S+$/)).max(16).catch([]),
 });
 
 export type DeployConfig = z.infer<typeof DeployConfigSchema>;
 
-export const DEFAULT_DEPLOY_CONFIG: DeployConfig = { modelMirror: null, defaultModel: null, autoLoad: false, embedder: null };
+export const DEFAULT_DEPLOY_CONFIG: DeployConfig = {
+  modelMirror: null,
+  defaultModel: null,
+  autoLoad: false,
+  embedder: null,
+  relays: [],
+};
 
 export async function loadDeployConfig(fetcher: typeof fetch = fetch): Promise<DeployConfig> {
   try {
