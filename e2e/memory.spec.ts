@@ -110,7 +110,7 @@ test('answers cite an added Markdown document and a PDF; deleting a document rem
   await sendMessage(page, 'Does the blue heron nest near the old mill?');
   await waitForReply(page);
   const none = await openEvidence(page);
-  await expect(none).toContainText('This answer used no memories, documents or network insights');
+  await expect(none).toContainText('This answer used no memories, documents, lessons or network insights');
   await expect(none).not.toContainText('notes.pdf');
 });
 

@@ -4,7 +4,8 @@
  *
  * "Everything" is every table except the node identity (its private key is
  * non-extractable by design): conversations, messages, settings, memories,
- * documents and their chunks, evidence, and the audit log.
+ * documents and their chunks, evidence, the audit log, and the learning
+ * layer (episodes, experiences, the learning log, jobs, sharing state).
  *
  * Import validates the whole file before touching the database (see
  * src/lib/data/export-format.ts), then writes in ONE transaction over all
@@ -12,12 +13,22 @@
  * already stored are replaced by the file's; everything else stays. A
  * document in the file replaces the stored one whole, chunks included (a
  * stored chunk the file's version lacks would otherwise linger in retrieval).
+ * Jobs arrive settled ('running' is 'queued': see settleJob); an unfinished
+ * job from the file whose work (class and subject) already has another
+ * unfinished job here is written 'cancelled', so the queue keeps one live
+ * job per piece of work and the one this tab may be running is left alone.
  *
  * After an import or a delete, the in-memory retrieval index is stale: the
- * caller reloads it (KnowledgeBase.reload in src/services/knowledge.ts).
+ * caller reloads it (KnowledgeBase.reload in src/services/knowledge.ts), and
+ * anything holding the experience library or the job queue in memory reads
+ * them again.
  */
 
 import type { Table } from 'dexie';
+import { isLive, type Job } from '../lib/jobs/job';
+import type { Episode } from '../lib/learning/episode';
+import type { Experience } from '../lib/learning/experience';
+import type { LearningLogEntry } from '../lib/learning/learning-log';
 import { version as PACKAGE_VERSION } from '../../package.json';
 import {
   buildExport,
@@ -28,8 +39,16 @@ import {
   toStoredData,
   validateExport,
   type ExportMeta,
+  type StoredSharingRecord,
 } from '../lib/data/export-format';
 import { toWriteError, type H3lixDatabase } from './db';
+import type { SharingRecord } from './learning-repository';
+
+// The file's sharing records and the repository's must be the same shape.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export type SharingRecordMatchesFile = Same<StoredSharingRecord, SharingRecord> extends true ? true : never;
+const sharingRecordMatchesFile: SharingRecordMatchesFile = true;
+void sharingRecordMatchesFile;
 
 export const APP_INFO: ExportMeta['app'] = { name: 'H3LIX', version: PACKAGE_VERSION };
 
@@ -62,6 +81,11 @@ export interface ImportCounts {
   chunks: number;
   evidence: number;
   audit: number;
+  episodes: number;
+  experiences: number;
+  learningLog: number;
+  jobs: number;
+  sharing: number;
 }
 
 /** How many records the file held (all written), and how many of those replaced one with the same id. */
@@ -75,7 +99,8 @@ export interface ImportSummary extends ImportCounts {
  * ExportError rather than produce a file that import would refuse.
  */
 export async function exportAll(db: H3lixDatabase, now: () => number, app: ExportMeta['app'] = APP_INFO): Promise<string> {
-  const tables = [db.conversations, db.messages, db.settings, db.memories, db.documents, db.chunks, db.evidence, db.audit];
+  const learning = learningTables(db);
+  const tables = [db.conversations, db.messages, db.settings, db.memories, db.documents, db.chunks, db.evidence, db.audit, ...Object.values(learning)];
   const data = await db.transaction('r', tables, async () => ({
     conversations: await db.conversations.toArray(),
     messages: await db.messages.toArray(),
@@ -85,12 +110,21 @@ export async function exportAll(db: H3lixDatabase, now: () => number, app: Expor
     chunks: await db.chunks.toArray(),
     evidence: await db.evidence.toArray(),
     audit: await db.audit.toArray(),
+    episodes: await learning.episodes.toArray(),
+    experiences: await learning.experiences.toArray(),
+    learningLog: await learning.learningLog.toArray(),
+    jobs: await learning.jobs.toArray(),
+    sharing: await learning.sharing.toArray(),
   }));
   // Evidence of an answer that was since deleted explains nothing any more: it
   // is left out rather than making the whole export impossible (the file
   // format insists that evidence belongs to a message in the file).
   const messageIds = new Set(data.messages.map((m) => m.id));
   data.evidence = data.evidence.filter((record) => messageIds.has(record.messageId));
+  // Likewise sharing state of an experience that was since deleted: there is
+  // nothing left to share (the file insists it belongs to an experience in it).
+  const experienceIds = new Set(data.experiences.map((e) => e.id));
+  data.sharing = data.sharing.filter((record) => experienceIds.has(record.experienceId));
   const document = buildExport(data, { exportedAt: now(), app });
 
   // The repository keeps records within the format's limits; this catches
@@ -113,7 +147,8 @@ export async function importAll(db: H3lixDatabase, text: string): Promise<Import
   const parsed = parseExport(text);
   if (!parsed.ok) throw new ImportError(parsed.errors);
   const data = toStoredData(parsed.export.data);
-  const tables = [db.conversations, db.messages, db.settings, db.memories, db.documents, db.chunks, db.evidence, db.audit];
+  const learning = learningTables(db);
+  const tables = [db.conversations, db.messages, db.settings, db.memories, db.documents, db.chunks, db.evidence, db.audit, ...Object.values(learning)];
 
   try {
     return await db.transaction('rw', tables, async () => {
@@ -126,7 +161,13 @@ export async function importAll(db: H3lixDatabase, text: string): Promise<Import
         chunks: await countExisting(db.chunks, data.chunks.map((c) => c.id)),
         evidence: await countExisting(db.evidence, data.evidence.map((e) => e.messageId)),
         audit: await countExisting(db.audit, data.audit.map((a) => a.id)),
+        episodes: await countExisting(learning.episodes, data.episodes.map((e) => e.id)),
+        experiences: await countExisting(learning.experiences, data.experiences.map((e) => e.id)),
+        learningLog: await countExisting(learning.learningLog, data.learningLog.map((e) => e.id)),
+        jobs: await countExisting(learning.jobs, data.jobs.map((j) => j.id)),
+        sharing: await countExisting(learning.sharing, data.sharing.map((s) => s.experienceId)),
       };
+      const jobs = await withoutSecondLiveJobs(learning.jobs, data.jobs);
       const documentIds = data.documents.map((d) => d.id);
       if (documentIds.length > 0) await db.chunks.where('documentId').anyOf(documentIds).delete();
       await db.conversations.bulkPut(data.conversations);
@@ -137,6 +178,11 @@ export async function importAll(db: H3lixDatabase, text: string): Promise<Import
       await db.chunks.bulkPut(data.chunks);
       await db.evidence.bulkPut(data.evidence);
       await db.audit.bulkPut(data.audit);
+      await learning.episodes.bulkPut(data.episodes);
+      await learning.experiences.bulkPut(data.experiences);
+      await learning.learningLog.bulkPut(data.learningLog);
+      await learning.jobs.bulkPut(jobs);
+      await learning.sharing.bulkPut(data.sharing);
       return {
         conversations: data.conversations.length,
         messages: data.messages.length,
@@ -146,12 +192,49 @@ export async function importAll(db: H3lixDatabase, text: string): Promise<Import
         chunks: data.chunks.length,
         evidence: data.evidence.length,
         audit: data.audit.length,
+        episodes: data.episodes.length,
+        experiences: data.experiences.length,
+        learningLog: data.learningLog.length,
+        jobs: data.jobs.length,
+        sharing: data.sharing.length,
         replaced,
       };
     });
   } catch (error) {
     throw toWriteError(error);
   }
+}
+
+/** The learning layer's tables (schema version 4), typed. */
+function learningTables(db: H3lixDatabase) {
+  return {
+    episodes: db.table<Episode, string>('episodes'),
+    experiences: db.table<Experience, string>('experiences'),
+    learningLog: db.table<LearningLogEntry, string>('learningLog'),
+    jobs: db.table<Job, string>('jobs'),
+    sharing: db.table<SharingRecord, string>('sharing'),
+  };
+}
+
+const workOf = (job: Pick<Job, 'jobClass' | 'subject'>): string => JSON.stringify([job.jobClass, job.subject]);
+
+/**
+ * The file's jobs, each unfinished one that would become a second live job
+ * for the same work (another id already queued or running here, and not
+ * replaced by the file) written as cancelled instead. Runs inside the import
+ * transaction.
+ */
+async function withoutSecondLiveJobs(table: Table<Job, string>, incoming: readonly Job[]): Promise<Job[]> {
+  if (!incoming.some(isLive)) return [...incoming];
+  const replacedIds = new Set(incoming.map((j) => j.id));
+  const liveHere = new Set(
+    (await table.where('state').anyOf(['queued', 'running']).toArray()).filter((j) => !replacedIds.has(j.id)).map(workOf),
+  );
+  return incoming.map((job) =>
+    isLive(job) && liveHere.has(workOf(job))
+      ? { ...job, state: 'cancelled', result: 'Not restored from the file: the same work was already queued here.' }
+      : job,
+  );
 }
 
 async function countExisting(table: Table<unknown, string>, keys: string[]): Promise<number> {

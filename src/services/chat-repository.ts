@@ -81,6 +81,8 @@ export const SETTING_DEFINITIONS = {
   standingInstructions: defineSetting(z.string().max(4_000), ''),
   /** Execution layer: the person's policy per action (read through parsePolicyOverrides, which clamps). */
   actionPolicies: defineSetting(z.record(z.string().max(64), z.enum(['allow', 'ask', 'deny'])), {}),
+  /** Background learning paused by the person. */
+  learningPaused: defineSetting(z.boolean(), false),
   /** Pending reminders (fired ones are removed). */
   reminders: defineSetting(
     z.array(z.strictObject({ id: z.string().min(1).max(128), text: z.string().min(1).max(200), at: z.number().int().nonnegative() })).max(500),

@@ -89,6 +89,35 @@ export const SCHEMA_VERSIONS: readonly SchemaVersion[] = [
     },
     note: 'Memory, private documents, evidence and the audit log (identity, memory and governance).',
   },
+  {
+    version: 4,
+    date: '2026-11-22',
+    stores: {
+      conversations: 'id, updatedAt',
+      messages: 'id, [conversationId+createdAt], status',
+      settings: 'key',
+      identity: 'id',
+      memories: 'id, status, updatedAt',
+      documents: 'id, addedAt',
+      chunks: 'id, documentId',
+      evidence: 'messageId',
+      audit: 'id, at',
+      // Episodes: messageId finds the episode of an answer when the person
+      // gives feedback; updatedAt lists them newest first.
+      episodes: 'id, messageId, updatedAt',
+      // The experience library (small: loaded whole).
+      experiences: 'id',
+      // Its history: experienceId for one experience's history, at for the
+      // newest-first log (also rejected proposals and failed rollouts).
+      learningLog: 'id, experienceId, at',
+      // Deferrable work. state: the runner's queue; [jobClass+subject]: one
+      // live job per episode.
+      jobs: 'id, state, [jobClass+subject]',
+      // Sharing state per experience (and the artifact once built).
+      sharing: 'experienceId, state',
+    },
+    note: 'Learning layer: episodes, the experience library and its history, the job queue, sharing state.',
+  },
 ];
 
 function latestOf(versions: readonly SchemaVersion[]): SchemaVersion {

@@ -61,7 +61,20 @@ export class ActionsState {
 
   /** Runs an action the person asked for (a click), through policy, confirmation and audit. */
   async run(actionId: ActionId, params: unknown): Promise<ActionResult> {
-    const result = await performAction({ actionId, params }, 'person', {
+    return this.#perform(actionId, params, 'person');
+  }
+
+  /**
+   * Runs an action by itself under the person's standing consent (origin
+   * 'policy'): the gate refuses unless that action allows it and is set to
+   * allow. Audited like any other.
+   */
+  async runAutomatically(actionId: ActionId, params: unknown): Promise<ActionResult> {
+    return this.#perform(actionId, params, 'policy');
+  }
+
+  async #perform(actionId: ActionId, params: unknown, origin: 'person' | 'policy'): Promise<ActionResult> {
+    const result = await performAction({ actionId, params }, origin, {
       policies: () => this.policies,
       confirm: (action, request) =>
         new Promise<boolean>((resolve) => {

@@ -34,6 +34,17 @@ import { listDocuments } from '../services/document-repository';
 import { extractPdfText } from '../services/pdf-text';
 import { DEFAULT_EMBEDDER } from '../lib/memory/types';
 import type { ModelSource } from '../lib/engine/contract';
+import { LearningState } from './learning.svelte';
+import { runVerifier, inferVerifier } from '../lib/learning/verifiers';
+import { validateCandidate, validateForSharing } from '../lib/learning/validation';
+import { privateTermsFrom } from '../lib/learning/private-terms';
+import { initialConfidence } from '../lib/learning/library-merge';
+import { languageTagOf } from '../lib/learning/language-tag';
+import { compressEmbedding } from '../lib/artifacts/embedding-codec';
+import { CodeSandbox } from '../services/code-sandbox';
+
+/** Randomised response on the shared embedding bits: ε per bit (shown with each share). */
+export const SHARE_LDP_EPSILON = 2;
 
 const now = () => Date.now();
 const newId = () => crypto.randomUUID();
@@ -68,6 +79,7 @@ export class AppState {
   readonly profile: ProfileState;
   readonly actions: ActionsState;
   readonly memory: MemoryState;
+  readonly learning: LearningState;
 
   #db: H3lixDatabase | null = null;
   #embedder: EmbedderClient | null = null;
@@ -122,6 +134,64 @@ export class AppState {
     this.chat = new ChatState(store, this.engine, () => this.profile.profile, this.memory.retriever(), now, (text, conversationId) =>
       this.memory.handlePersonMessage(text, conversationId),
     );
+    const codeSandbox = new CodeSandbox();
+    this.learning = new LearningState({
+      db: () => this.#requireDb(),
+      generate: async (turns, options, signal) => {
+        const result = await this.#client.generate(turns, options, { signal });
+        // A stop asked for by the runner (the person's reply comes first) is not an answer.
+        if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new DOMException('Stopped', 'AbortError');
+        return result.text;
+      },
+      engineFree: () => this.engine.loaded !== null && this.engine.status === 'ready' && !this.chat.busy,
+      listMessages: (id) => repo.listMessages(this.#requireDb(), id),
+      evidenceOf: (id) => this.#requireDb().table<EvidenceRecord, string>('evidence').get(id),
+      verify: async (verifier, answer, signal) => {
+        const r = await runVerifier(verifier, answer, codeSandbox, signal);
+        return { score: r.score, detail: r.detail };
+      },
+      inferVerifier,
+      validate: (op, { episode, library, answers, advantage }) =>
+        validateCandidate(
+          {
+            text: op.text,
+            domain: op.op === 'ADD' ? op.domain : (op.domain ?? library.find((e) => e.id === op.id)?.domain ?? 'other'),
+            confidence: initialConfidence(advantage),
+            ...(op.op === 'UPDATE' ? { id: op.id } : {}),
+          },
+          // Near-copies of existing lessons are not refused here: applyBatch merges them
+          // into the existing one (repeated evidence raises its confidence).
+          { episode: { ...episode, answers }, library: [], preferredLanguage: this.#languageTag() },
+        ),
+      validateForSharing: (experience, strict) => {
+        const offered = new Set([...this.learning.sharing.values()].filter((r) => r.state === 'queued' || r.state === 'shared').map((r) => r.experienceId));
+        return validateForSharing(experience, {
+          preferredLanguage: this.#languageTag(),
+          shared: this.learning.experiences.filter((e) => offered.has(e.id)),
+          ...(strict ? {} : { minSuccesses: 0 }),
+        });
+      },
+      projection: () => ({
+        privateVocabulary: privateTermsFrom(this.profile.profile.profileName, this.memory.memories.map((m) => m.text)),
+        now: now(),
+        random: Math.random,
+        ldp: { epsilon: SHARE_LDP_EPSILON },
+      }),
+      embedderId: () => this.deployConfig.embedder ?? DEFAULT_EMBEDDER,
+      embed: async (text) => {
+        const [vector] = (await this.#embedder?.embed([text])) ?? [];
+        return vector ? compressEmbedding(vector) : null;
+      },
+      sharePolicy: () => this.actions.policyOf(this.actions.actions.find((a) => a.id === 'share-artifact')!),
+      setSharePolicy: (policy) => this.actions.setPolicy('share-artifact', policy),
+      runAction: (id, origin) =>
+        origin === 'person' ? this.actions.run('share-artifact', { artifactId: id }) : this.actions.runAutomatically('share-artifact', { artifactId: id }),
+      locks: typeof navigator !== 'undefined' && 'locks' in navigator ? navigator.locks : null,
+      savePaused: (paused) => repo.setSetting(this.#requireDb(), 'learningPaused', paused),
+      now,
+      newId,
+    });
+    this.chat.setConditioning(this.learning.conditioning());
     this.actions = new ActionsState(
       {
         loadPolicies: () => repo.getSetting(this.#requireDb(), 'actionPolicies'),
@@ -145,9 +215,13 @@ export class AppState {
         requestPersistence,
         readEstimate: readStorageEstimate,
       },
-      () => this.chat.stopAndSettle(),
+      async () => {
+        await this.chat.stopAndSettle();
+        await this.learning.settle();
+      },
       async () => {
         await this.chat.reload();
+        await this.learning.load();
         await this.profile.load();
         await this.actions.load();
         await this.#knowledge?.reload();
@@ -203,6 +277,7 @@ export class AppState {
         return `Reminder set for ${new Date(at).toLocaleString()}`;
       }
       case 'share-artifact':
+        return this.learning.queueArtifact(request.params.artifactId);
       case 'ask-network':
         throw new Error('This action arrives with the network.');
     }
@@ -270,6 +345,15 @@ export class AppState {
       this.memory.message = `Memory and documents are unavailable: ${err instanceof Error ? err.message : String(err)}`;
     }
 
+    // Learning: the library, and the background runner (one tab runs it).
+    try {
+      await this.learning.load();
+      this.learning.start(await repo.getSetting(db, 'learningPaused'));
+      this.#pokeLearningWhenFree();
+    } catch (err) {
+      this.learning.message = `Learning is unavailable: ${err instanceof Error ? err.message : String(err)}`;
+    }
+
     // Load without asking only what the person loaded before (it is cached),
     // or when this deployment says so (its own mirror).
     const lastLoaded = await repo.getSetting(db, 'lastLoadedModelId');
@@ -279,6 +363,21 @@ export class AppState {
       if (ok) await repo.setSetting(db, 'lastLoadedModelId', auto.id);
     }
     this.#rememberLoads();
+  }
+
+  /** The profile's preferred language ("German", "de-AT", '') as a tag validation understands, or null. */
+  #languageTag(): string | null {
+    return languageTagOf(this.profile.profile.profileLanguage);
+  }
+
+  /** Background jobs wait for a loaded model and a quiet chat: look for work whenever that becomes true. */
+  #pokeLearningWhenFree(): void {
+    $effect.root(() => {
+      $effect(() => {
+        const free = this.engine.loaded !== null && this.engine.status === 'ready' && !this.chat.busy;
+        if (free) this.learning.poke();
+      });
+    });
   }
 
   /** Persists the chosen and loaded model so the next visit starts with it. */

@@ -7,7 +7,7 @@
 import type { Conversation, Message, MessageStats } from '../lib/chat/types';
 import type { CatalogueEntry, ChatTurn, GenerateOptions } from '../lib/engine/contract';
 import { assemblePrompt, type AssembledPrompt, type RetrievedItem } from '../lib/governance/prompt-assembly';
-import { applyMark, createEvidenceRecord, type ClaimTarget, type ClaimMark, type EvidenceRecord } from '../lib/governance/evidence';
+import { applyMark, createEvidenceRecord, type ClaimTarget, type ClaimMark, type EvidenceRecord, type EvidenceRef } from '../lib/governance/evidence';
 import { titleFromMessage, UNTITLED } from '../lib/chat/title';
 import { profileInstructions, type ProfileFields } from '../lib/governance/profile';
 import type { EngineState } from './engine.svelte';
@@ -33,6 +33,24 @@ export interface ChatStore {
 export interface Retriever {
   retrieve(question: string, signal: AbortSignal): Promise<RetrievedItem[]>;
 }
+
+/**
+ * What replies need from the learning layer (LearningState implements it).
+ * Optional: without it replies are written without experiences.
+ */
+export interface ReplyConditioning {
+  /** Background work using the engine stops first: the person's reply is never deferred. */
+  yieldEngine(): Promise<void>;
+  /** The experience block for this question within a budget, and the evidence refs of what is in it. */
+  select(question: string, budgetTokens: number): { block: string; refs: EvidenceRef[] };
+  /** The reply is written: count the use of the experiences it had. */
+  used(ids: readonly string[]): Promise<void>;
+  /** The person asked for another answer: the replaced one was not good enough. */
+  regenerating(replaced: Message): Promise<void>;
+}
+
+/** Share of the context window that learned experiences may take. */
+const EXPERIENCE_SHARE = 0.1;
 
 /** Share of the context window that retrieved material may take. */
 const CONTEXT_SHARE = 0.35;
@@ -107,6 +125,12 @@ export class ChatState {
 
   setRetriever(retriever: Retriever | null): void {
     this.#retriever = retriever;
+  }
+
+  #conditioning: ReplyConditioning | null = null;
+
+  setConditioning(conditioning: ReplyConditioning | null): void {
+    this.#conditioning = conditioning;
   }
 
   async init(): Promise<void> {
@@ -231,6 +255,11 @@ export class ChatState {
     const abort = this.#begin();
     try {
       const after = this.messages.slice(lastUser + 1);
+      const replaced = after.findLast((m) => m.role === 'assistant' && m.content.trim() !== '');
+      if (replaced && this.#conditioning) {
+        // Feedback must never cost the person their new answer.
+        await this.#conditioning.regenerating($state.snapshot(replaced) as Message).catch((err: unknown) => console.warn('Could not record the regeneration', err));
+      }
       await this.#store.deleteMessages(after.map((m) => m.id));
       if (this.activeId === conversation.id) this.messages.splice(lastUser + 1);
       await this.#reply(conversation, abort);
@@ -288,6 +317,8 @@ export class ChatState {
       return;
     }
     if (abort.signal.aborted) return;
+    // The person comes first: background learning gives the engine back.
+    await this.#conditioning?.yieldEngine().catch((err: unknown) => console.warn('Background work did not stop cleanly', err));
     this.#replyConversationId = conversation.id;
     try {
       await this.#streamReply(conversation, entry, abort);
@@ -305,7 +336,7 @@ export class ChatState {
     const last = usable.at(-1);
     if (!last || last.role !== 'user' || abort.signal.aborted) return;
 
-    const { assembled, draft } = await this.#prepare(conversation, entry, usable, last.content, abort.signal);
+    const { assembled, draft, experienceRefs } = await this.#prepare(conversation, entry, usable, last.content, abort.signal);
     const onScreen = () => this.activeId === conversation.id;
     if (onScreen()) this.messages.push(draft);
     this.streamingId = draft.id;
@@ -314,8 +345,9 @@ export class ChatState {
     let streamed = '';
 
     try {
-      if (assembled.used.length > 0) {
-        const record = createEvidenceRecord(draft.id, assembled.used, this.#now());
+      const evidenceItems = [...assembled.used, ...experienceRefs];
+      if (evidenceItems.length > 0) {
+        const record = createEvidenceRecord(draft.id, evidenceItems, this.#now());
         await this.#store.putEvidence(record);
         if (onScreen()) this.evidence = new Map(this.evidence).set(draft.id, record);
       }
@@ -342,6 +374,9 @@ export class ChatState {
       const content = result.text || streamed;
       await this.#store.updateMessage(draft.id, { content, status, stats });
       this.#patchLocal(draft.id, { content, status, stats });
+      if (experienceRefs.length > 0) {
+        await this.#conditioning?.used(experienceRefs.map((r) => r.id)).catch((err: unknown) => console.warn('Could not count the use of experiences', err));
+      }
     } catch (err) {
       this.#cancelSave();
       const text = describe(err);
@@ -368,7 +403,7 @@ export class ChatState {
     usable: ChatTurn[],
     question: string,
     signal: AbortSignal,
-  ): Promise<{ assembled: AssembledPrompt; draft: Message }> {
+  ): Promise<{ assembled: AssembledPrompt; draft: Message; experienceRefs: EvidenceRef[] }> {
     const fresh = this.conversations.find((c) => c.id === conversation.id) ?? conversation;
     // Retrieval failing (no embedder yet, storage trouble) must not cost the answer.
     let items: RetrievedItem[] = [];
@@ -377,8 +412,15 @@ export class ChatState {
     } catch (err) {
       console.warn('Retrieval failed; answering without memories and documents', err);
     }
+    let experiences: { block: string; refs: EvidenceRef[] } = { block: '', refs: [] };
+    try {
+      experiences = this.#conditioning?.select(question, Math.floor(entry.contextWindow * EXPERIENCE_SHARE)) ?? experiences;
+    } catch (err) {
+      console.warn('Could not select experiences; answering without them', err);
+    }
     const assembled = assemblePrompt({
       systemPrompt: fresh.systemPrompt,
+      experienceBlock: experiences.block,
       standingInstructions: profileInstructions(this.#standing()),
       items,
       history: usable.slice(0, -1),
@@ -396,7 +438,7 @@ export class ChatState {
       stats: null,
       error: null,
     });
-    return { assembled, draft };
+    return { assembled, draft, experienceRefs: experiences.refs };
   }
 
   #patchLocal(id: string, patch: Partial<Message>): void {

@@ -1,10 +1,13 @@
 /**
  * Lossless round trip, as a property: for any conversations, messages,
  * settings, memories, documents with their chunks, evidence and audit
- * entries, export -> deleteEverything -> import -> export gives the same
- * file, and the database holds exactly what it held (JSON's view of it: a
- * reply that was mid-stream comes back 'interrupted'; embeddings come back
- * as the very same float32 values).
+ * entries, episodes, experiences, learning log entries, jobs and sharing
+ * state, export -> deleteEverything -> import -> export gives the same file,
+ * and the database holds exactly what it held (JSON's view of it: a reply
+ * that was mid-stream comes back 'interrupted', a job that was running comes
+ * back 'queued'; embeddings come back as the very same float32 values).
+ * Learning records are made valid by the learning layer's own constructors
+ * and schemas.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -19,8 +22,18 @@ import {
   MESSAGE_ROLES,
   MESSAGE_STATUSES,
   REFUSAL_REASONS,
+  settleJob,
   settleStreaming,
+  type StoredSharingRecord,
 } from '../../src/lib/data/export-format';
+import { canonicalJson, contentId } from '../../src/lib/artifacts/canonical';
+import { ARTIFACT_DOMAINS, ARTIFACT_KINDS } from '../../src/lib/artifacts/schema';
+import { JOB_CLASSES, JOB_STATES, isLive, jobSchema, type Job } from '../../src/lib/jobs/job';
+import { EPISODE_STATES, episodeSchema, type Episode } from '../../src/lib/learning/episode';
+import { createExperience, experienceSchema, type Experience } from '../../src/lib/learning/experience';
+import { LEARNING_LOG_KINDS, LEARNING_SOURCES, learningLogEntrySchema, type LearningLogEntry } from '../../src/lib/learning/learning-log';
+import { SHARING_STATES } from '../../src/lib/learning/sharing';
+import type { Shape, Verifier } from '../../src/lib/learning/verifiers';
 import type { Conversation, Message, SettingRecord } from '../../src/lib/chat/types';
 import { RISK_LEVELS } from '../../src/lib/governance/actions';
 import type { AuditEntry } from '../../src/lib/governance/audit';
@@ -187,6 +200,20 @@ const evidenceRef: fc.Arbitrary<EvidenceRef> = fc.oneof(
       endorsers: fc.array(id, { maxLength: 3 }),
     }),
   }),
+  fc.record({
+    kind: fc.constant('experience' as const),
+    id,
+    title: awkwardText(100),
+    snippet: awkwardText(240),
+    score: fc.double({ min: -1, max: 1, noNaN: true }),
+    truncated: fc.boolean(),
+    provenance: fc.record({
+      kind: fc.constant('experience' as const),
+      domain: fc.constantFrom(...ARTIFACT_DOMAINS),
+      confidence: fc.double({ min: 0, max: 1, noNaN: true }),
+      version: fc.integer({ min: 1, max: 1_000 }),
+    }),
+  }),
 );
 
 function evidenceFor(messages: readonly Message[]): fc.Arbitrary<EvidenceRecord[]> {
@@ -199,7 +226,7 @@ function evidenceFor(messages: readonly Message[]): fc.Arbitrary<EvidenceRecord[
       mark: fc.constantFrom('verified' as const, 'disputed' as const, null),
       markedAt: fc.option(timestamp, { nil: null }),
       itemMarks: fc.array(
-        fc.record({ kind: fc.constantFrom('memory' as const, 'document' as const, 'artifact' as const), id, mark: fc.constantFrom('verified' as const, 'disputed' as const), at: timestamp }),
+        fc.record({ kind: fc.constantFrom('memory' as const, 'document' as const, 'artifact' as const, 'experience' as const), id, mark: fc.constantFrom('verified' as const, 'disputed' as const), at: timestamp }),
         { maxLength: 2 },
       ),
     }),
@@ -226,10 +253,174 @@ const audit = fc.uniqueArray(
   { selector: (a) => a.id, maxLength: 3 },
 );
 
+// --- the learning layer ------------------------------------------------------
+
+/** Ids of experiences and episodes (EXPERIENCE_ID_PATTERN). */
+const learningId = fc.string({ unit: fc.constantFrom(...'abcXYZ019_-'), minLength: 1, maxLength: 12 });
+const word = fc.string({ unit: fc.constantFrom(...'abcdefghij'), minLength: 3, maxLength: 8 });
+const unitInterval = fc.double({ min: 0, max: 1, noNaN: true });
+
+const experience: fc.Arbitrary<Experience> = fc
+  .record({
+    id: learningId,
+    condition: fc.array(word, { minLength: 1, maxLength: 4 }).map((w) => w.join(' ')),
+    strategy: fc.oneof(fc.array(word, { minLength: 1, maxLength: 6 }).map((w) => w.join(', ')), fc.constant('say "é", <b>then</b> stop 🧬')),
+    domain: fc.constantFrom(...ARTIFACT_DOMAINS),
+    confidence: unitInterval,
+    episodeIds: fc.uniqueArray(learningId, { maxLength: 4 }),
+    createdAt: timestamp,
+    later: fc.nat(1_000_000),
+    uses: fc.tuple(fc.nat(50), fc.nat(50), fc.nat(50)),
+    version: fc.integer({ min: 1, max: 1_000 }),
+  })
+  .map((r) => {
+    const fresh = createExperience({ id: r.id, text: `When ${r.condition}, ${r.strategy}`, domain: r.domain, confidence: r.confidence, episodeIds: r.episodeIds, now: r.createdAt });
+    const [successes, failures, unused] = r.uses;
+    return experienceSchema.parse({
+      ...fresh,
+      usageCount: successes + failures + unused,
+      successCount: successes,
+      failureCount: failures,
+      updatedAt: Math.min(r.createdAt + r.later, 8.64e15),
+      version: r.version,
+    });
+  });
+
+const shape: fc.Arbitrary<Shape> = fc.letrec<{ shape: Shape }>((tie) => ({
+  shape: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.record({ type: fc.constantFrom('string', 'number', 'integer', 'boolean', 'null', 'any') as fc.Arbitrary<'string'>, nullable: fc.boolean() }, { requiredKeys: ['type'] }),
+    fc.record({ type: fc.constant('array' as const), items: tie('shape'), minItems: fc.nat(3) }, { requiredKeys: ['type', 'items'] }),
+    fc.record({ type: fc.constant('object' as const), properties: fc.dictionary(word, tie('shape'), { maxKeys: 3 }), required: fc.constant<string[]>([]), additionalProperties: fc.boolean() }, { requiredKeys: ['type', 'properties', 'required'] }),
+  ),
+})).shape;
+
+const verifier: fc.Arbitrary<Verifier | null> = fc.oneof(
+  fc.constant(null),
+  fc.record({ kind: fc.constant('number' as const), expected: fc.double({ min: -1e15, max: 1e15, noNaN: true }), tolerance: fc.double({ min: 0, max: 1e6, noNaN: true }) }),
+  fc.record({ kind: fc.constant('json-shape' as const), shape }),
+  fc.record({ kind: fc.constant('code' as const), language: fc.constant('javascript' as const), tests: nonEmptyText(2_000) }),
+);
+
+const episode: fc.Arbitrary<Episode> = fc
+  .record({
+    id: learningId,
+    conversationId: id,
+    messageId: id,
+    task: awkwardText(4_000),
+    answer: awkwardText(8_000),
+    domain: fc.constantFrom(...ARTIFACT_DOMAINS),
+    feedback: fc.constantFrom('up' as const, 'down' as const, null),
+    correction: fc.option(awkwardText(8_000), { nil: null }),
+    regenerations: fc.nat(1_000),
+    verifier,
+    usedExperienceIds: fc.array(learningId, { maxLength: 4 }),
+    state: fc.constantFrom(...EPISODE_STATES),
+    stateReason: awkwardText(2_000),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .map((e) => episodeSchema.parse(e));
+
+const logEntry: fc.Arbitrary<LearningLogEntry> = fc
+  .record({
+    id,
+    at: timestamp,
+    kind: fc.constantFrom(...LEARNING_LOG_KINDS),
+    source: fc.constantFrom(...LEARNING_SOURCES),
+    experienceId: fc.option(learningId, { nil: null }),
+    episodeId: fc.option(learningId, { nil: null }),
+    before: fc.option(experience, { nil: null }),
+    after: fc.option(experience, { nil: null }),
+    reason: awkwardText(2_000),
+    detail: awkwardText(4_000),
+    groupSize: fc.option(fc.integer({ min: 1, max: 64 }), { nil: null }),
+    rewardSpread: fc.option(unitInterval, { nil: null }),
+  })
+  .map((e) => learningLogEntrySchema.parse(e));
+
+/** Jobs with unique ids and at most one unfinished job per class and subject (the queue's rule). */
+const jobs: fc.Arbitrary<Job[]> = fc
+  .uniqueArray(
+    fc
+      .record({
+        id,
+        jobClass: fc.constantFrom(...JOB_CLASSES),
+        subject: fc.oneof(learningId, id),
+        state: fc.constantFrom(...JOB_STATES),
+        attempts: fc.nat(1_000),
+        createdAt: timestamp,
+        updatedAt: timestamp,
+        notBefore: timestamp,
+        deadline: timestamp,
+        lastError: fc.option(awkwardText(2_000), { nil: null }),
+        result: fc.option(awkwardText(2_000), { nil: null }),
+      })
+      .map((j) => jobSchema.parse(j)),
+    { selector: (j) => j.id, maxLength: 4 },
+  )
+  .map((all) => {
+    const live = new Set<string>();
+    return all.filter((job) => {
+      if (!isLive(job)) return true;
+      const work = JSON.stringify([job.jobClass, job.subject]);
+      if (live.has(work)) return false;
+      live.add(work);
+      return true;
+    });
+  });
+
+/** Sharing state for some of the experiences, with a real canonical artifact when one was built. */
+function sharingFor(library: readonly Experience[]): fc.Arbitrary<StoredSharingRecord[]> {
+  if (library.length === 0) return fc.constant([]);
+  return fc
+    .uniqueArray(
+      fc.record({
+        experience: fc.constantFrom(...library),
+        behind: fc.nat(3),
+        state: fc.constantFrom(...SHARING_STATES),
+        reason: awkwardText(2_000),
+        updatedAt: timestamp,
+        artifact: fc.option(
+          fc.record({ kind: fc.constantFrom(...ARTIFACT_KINDS), confidence: unitInterval, groupSize: fc.integer({ min: 1, max: 64 }), spread: unitInterval, hour: fc.nat(1_000_000) }),
+          { nil: null },
+        ),
+      }),
+      { selector: (r) => r.experience.id, maxLength: 3 },
+    )
+    .map((drafts) =>
+      drafts.map(({ experience: e, behind, state, reason, updatedAt, artifact }): StoredSharingRecord => {
+        const base = { experienceId: e.id, experienceVersion: Math.max(1, e.version - behind), state, reason, updatedAt };
+        if (!artifact) return { ...base, contentId: null, artifact: null, bytes: null };
+        const built = {
+          schemaVersion: 1 as const,
+          kind: artifact.kind,
+          text: e.text,
+          domain: e.domain,
+          confidence: artifact.confidence,
+          evidence: { groupSize: artifact.groupSize, rewardSpread: artifact.spread },
+          createdAt: artifact.hour * 3_600_000,
+          embedderId: 'fixtures/lexical-minilm-384',
+        };
+        const text = canonicalJson(built);
+        return { ...base, contentId: contentId(built), artifact: text, bytes: new TextEncoder().encode(text).length };
+      }),
+    );
+}
+
+const learning = fc
+  .record({
+    episodes: fc.uniqueArray(episode, { selector: (e) => e.id, maxLength: 3 }),
+    experiences: fc.uniqueArray(experience, { selector: (e) => e.id, maxLength: 3, size: 'max' }),
+    learningLog: fc.uniqueArray(logEntry, { selector: (e) => e.id, maxLength: 3 }),
+    jobs,
+  })
+  .chain((tables) => sharingFor(tables.experiences).map((sharing) => ({ ...tables, sharing })));
+
 const dataset = chatData.chain((chat) =>
   fc
-    .record({ memories, documents, evidence: evidenceFor(chat.messages), audit })
-    .map(({ documents: docs, ...rest }) => ({ ...chat, ...rest, documents: docs.documents, chunks: docs.chunks })),
+    .record({ memories, documents, evidence: evidenceFor(chat.messages), audit, learning })
+    .map(({ documents: docs, learning: learned, ...rest }) => ({ ...chat, ...rest, ...learned, documents: docs.documents, chunks: docs.chunks })),
 );
 
 type Dataset = typeof dataset extends fc.Arbitrary<infer T> ? T : never;
@@ -253,10 +444,30 @@ async function contents(db: H3lixDatabase) {
     chunks: plainVectors(await db.chunks.toArray()),
     evidence: await db.evidence.toArray(),
     audit: await db.audit.toArray(),
+    episodes: await db.table('episodes').toArray(),
+    experiences: await db.table('experiences').toArray(),
+    learningLog: await db.table('learningLog').toArray(),
+    jobs: await db.table('jobs').toArray(),
+    sharing: await db.table('sharing').toArray(),
   };
 }
 
-const EMPTY = { conversations: [], messages: [], settings: [], memories: [], documents: [], chunks: [], evidence: [], audit: [] };
+const LEARNING_TABLES = ['episodes', 'experiences', 'learningLog', 'jobs', 'sharing'] as const;
+const EMPTY = {
+  conversations: [],
+  messages: [],
+  settings: [],
+  memories: [],
+  documents: [],
+  chunks: [],
+  evidence: [],
+  audit: [],
+  episodes: [],
+  experiences: [],
+  learningLog: [],
+  jobs: [],
+  sharing: [],
+};
 
 async function seedDatabase(db: H3lixDatabase, seed: Dataset): Promise<void> {
   await db.conversations.bulkPut(seed.conversations);
@@ -267,6 +478,7 @@ async function seedDatabase(db: H3lixDatabase, seed: Dataset): Promise<void> {
   await db.chunks.bulkPut(seed.chunks);
   await db.evidence.bulkPut(seed.evidence);
   await db.audit.bulkPut(seed.audit);
+  for (const table of LEARNING_TABLES) await db.table(table).bulkPut(seed[table]);
 }
 
 /** What the database should hold after the trip: JSON's view of the seed, in key order. */
@@ -282,6 +494,11 @@ function expectedAfterTrip(seed: Dataset) {
     chunks: plainVectors(seed.chunks).sort(byKey((c) => c.id)),
     evidence: [...seed.evidence].sort(byKey((e) => e.messageId)),
     audit: [...seed.audit].sort(byKey((a) => a.id)),
+    episodes: [...seed.episodes].sort(byKey((e) => e.id)),
+    experiences: [...seed.experiences].sort(byKey((e) => e.id)),
+    learningLog: [...seed.learningLog].sort(byKey((e) => e.id)),
+    jobs: seed.jobs.map(settleJob).sort(byKey((j) => j.id)),
+    sharing: [...seed.sharing].sort(byKey((s) => s.experienceId)),
   });
 }
 
@@ -307,7 +524,26 @@ describe('export -> delete everything -> import -> export', () => {
             chunks: seed.chunks.length,
             evidence: seed.evidence.length,
             audit: seed.audit.length,
-            replaced: { conversations: 0, messages: 0, settings: 0, memories: 0, documents: 0, chunks: 0, evidence: 0, audit: 0 },
+            episodes: seed.episodes.length,
+            experiences: seed.experiences.length,
+            learningLog: seed.learningLog.length,
+            jobs: seed.jobs.length,
+            sharing: seed.sharing.length,
+            replaced: {
+              conversations: 0,
+              messages: 0,
+              settings: 0,
+              memories: 0,
+              documents: 0,
+              chunks: 0,
+              evidence: 0,
+              audit: 0,
+              episodes: 0,
+              experiences: 0,
+              learningLog: 0,
+              jobs: 0,
+              sharing: 0,
+            },
           });
           const second = await exportAll(db, now);
           expect(second).toBe(first);
@@ -339,6 +575,11 @@ describe('export -> delete everything -> import -> export', () => {
             chunks: seed.chunks.length,
             evidence: seed.evidence.length,
             audit: seed.audit.length,
+            episodes: seed.episodes.length,
+            experiences: seed.experiences.length,
+            learningLog: seed.learningLog.length,
+            jobs: seed.jobs.length,
+            sharing: seed.sharing.length,
           });
           expect(JSON.stringify(await contents(db))).toBe(once);
         } finally {

@@ -293,6 +293,7 @@ describe('settings', () => {
       profileLanguage: '',
       standingInstructions: '',
       actionPolicies: {},
+      learningPaused: false,
       reminders: [],
     });
   });
@@ -309,6 +310,7 @@ describe('settings', () => {
       profileLanguage: '',
       standingInstructions: '',
       actionPolicies: {},
+      learningPaused: false,
       reminders: [],
     });
     await setSetting(db, 'modelId', null);

@@ -102,6 +102,37 @@ const APP_UPGRADE_FIXTURES: Record<number, UpgradeFixture> = {
       expect(await db.table('chunks').where('documentId').equals('d').count()).toBe(1);
     },
   },
+  // 2026-11-22: the learning layer's tables appear, empty; everything of
+  // versions 1-3 (chat, identity, memory, evidence, audit) is untouched.
+  4: {
+    seed: {
+      conversations: [{ id: 'c1', title: 'Kept', systemPrompt: '', createdAt: 1, updatedAt: 2 }],
+      settings: [{ key: 'profile', value: { name: 'Ana' } }],
+      identity: [{ id: 'node', nodeId: 'ab', publicKey: new Uint8Array(32).fill(1), createdAt: 5, custody: 'raw-bytes', privateKey: new Uint8Array(32).fill(2) }],
+      memories: [{ id: 'mem1', status: 'accepted', updatedAt: 3, text: 'likes tea' }],
+      evidence: [{ messageId: 'm1', items: [], marks: [], createdAt: 4 }],
+      audit: [{ id: 'a1', at: 6 }],
+    },
+    async verify(db) {
+      expect(await db.table('conversations').get('c1')).toMatchObject({ title: 'Kept' });
+      expect(await db.table('settings').get('profile')).toEqual({ key: 'profile', value: { name: 'Ana' } });
+      expect(Array.from((await db.table('identity').get('node')).privateKey as Uint8Array)).toEqual(new Array(32).fill(2));
+      expect(await db.table('memories').get('mem1')).toMatchObject({ text: 'likes tea' });
+      expect(await db.table('evidence').get('m1')).toMatchObject({ createdAt: 4 });
+      expect(await db.table('audit').get('a1')).toMatchObject({ at: 6 });
+      for (const table of ['episodes', 'experiences', 'learningLog', 'jobs', 'sharing']) expect(await db.table(table).count(), table).toBe(0);
+      // The new indexes answer the queries the services make.
+      await db.table('episodes').add({ id: 'e1', messageId: 'm1', updatedAt: 1 });
+      expect(await db.table('episodes').where('messageId').equals('m1').count()).toBe(1);
+      await db.table('jobs').add({ id: 'j1', state: 'queued', jobClass: 'rollouts', subject: 'e1' });
+      expect(await db.table('jobs').where('[jobClass+subject]').equals(['rollouts', 'e1']).count()).toBe(1);
+      expect(await db.table('jobs').where('state').equals('queued').count()).toBe(1);
+      await db.table('learningLog').add({ id: 'l1', experienceId: 'x1', at: 2 });
+      expect(await db.table('learningLog').where('experienceId').equals('x1').count()).toBe(1);
+      await db.table('sharing').add({ experienceId: 'x1', state: 'queued' });
+      expect(await db.table('sharing').where('state').equals('queued').count()).toBe(1);
+    },
+  },
 };
 
 /** Seeds a database at version `target - 1`, opens it with the app's factory at `target`, runs the fixture's checks. */

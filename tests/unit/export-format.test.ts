@@ -1,6 +1,7 @@
 /**
- * The export file format on plain data: building, parsing back (version 2,
- * and version 1 files lifted to it), and the sentences a person reads when a
+ * The export file format on plain data: building, parsing back (version 3,
+ * and version 1 files lifted to it; version 2 files and the learning tables
+ * are in export-format-v3.test.ts), and the sentences a person reads when a
  * file is refused. (Hostile files against a real database, with "nothing
  * changed" checks, are in backup-import.test.ts.)
  */
@@ -144,6 +145,12 @@ function sampleData(): ExportData {
         reason: 'text-origin',
       },
     ],
+    // The learning layer's tables: export-format-v3.test.ts.
+    episodes: [],
+    experiences: [],
+    learningLog: [],
+    jobs: [],
+    sharing: [],
   };
 }
 
@@ -198,7 +205,7 @@ describe('buildExport', () => {
     for (const c of doc.data.chunks) expect(lines.some((line) => line.startsWith(`      ${JSON.stringify(c)}`))).toBe(true);
     const empty = buildExport({ conversations: [], messages: [], settings: [] }, META);
     expect(JSON.parse(serializeExport(empty))).toEqual(empty);
-    expect(empty.data).toMatchObject({ memories: [], documents: [], chunks: [], evidence: [], audit: [] });
+    expect(empty.data).toMatchObject({ memories: [], documents: [], chunks: [], evidence: [], audit: [], episodes: [], experiences: [], learningLog: [], jobs: [], sharing: [] });
   });
 
   it('parses back to the same data, embeddings to exactly the same floats', () => {
@@ -206,7 +213,7 @@ describe('buildExport', () => {
     const result = parseExport(text);
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.export.version).toBe(2);
+    expect(result.export.version).toBe(3);
     const stored = toStoredData(result.export.data);
     expect(stored).toEqual({ ...sampleData(), messages: sampleData().messages.map(settleStreaming) });
     expect(stored.memories[0]!.embedding).toBeInstanceOf(Float32Array);
@@ -246,6 +253,11 @@ describe('version 1 files', () => {
       chunks: [],
       evidence: [],
       audit: [],
+      episodes: [],
+      experiences: [],
+      learningLog: [],
+      jobs: [],
+      sharing: [],
     });
     expect(result.export.app).toEqual({ name: 'H3LIX', version: '0.1.0' });
   });
@@ -256,14 +268,28 @@ describe('version 1 files', () => {
     expect(errorsOf(JSON.stringify(v1))).toEqual(["data: unknown field 'memories'"]);
   });
 
-  it('liftV1 adds the new tables and nothing else', () => {
+  it('liftV1 adds the newer tables and nothing else', () => {
     const lifted = liftV1({ format: 'h3lix-export', version: 1, exportedAt: 'x', app: { name: 'a', version: 'b' }, data: { conversations: [], messages: [], settings: [] } });
     expect(lifted).toEqual({
       format: 'h3lix-export',
-      version: 2,
+      version: 3,
       exportedAt: 'x',
       app: { name: 'a', version: 'b' },
-      data: { conversations: [], messages: [], settings: [], memories: [], documents: [], chunks: [], evidence: [], audit: [] },
+      data: {
+        conversations: [],
+        messages: [],
+        settings: [],
+        memories: [],
+        documents: [],
+        chunks: [],
+        evidence: [],
+        audit: [],
+        episodes: [],
+        experiences: [],
+        learningLog: [],
+        jobs: [],
+        sharing: [],
+      },
     });
   });
 });
@@ -330,7 +356,7 @@ describe('parseExport refusals read like sentences', () => {
   });
 });
 
-describe('version 2 records are checked strictly', () => {
+describe('knowledge and governance records (since version 2) are checked strictly', () => {
   const valid = () => JSON.parse(serializeExport(buildExport(sampleData(), META))) as Record<string, any>;
 
   it('embeddings: exactly 384 finite numbers', () => {
@@ -417,7 +443,7 @@ describe('version 2 records are checked strictly', () => {
     doc.data.audit[1].origin = 'root';
     expect(errorsOf(JSON.stringify(doc))).toEqual([
       "audit[0].outcome: expected 'done', 'failed', 'cancelled' or 'refused', found 'exploded'",
-      "audit[1].origin: expected 'person', 'model', 'memory', 'document', 'peer' or 'unknown', found 'root'",
+      "audit[1].origin: expected 'person', 'model', 'memory', 'document', 'peer', 'policy' or 'unknown', found 'root'",
       "audit[1].reason: expected 'text-origin', 'unknown-action', 'not-available', 'invalid-params' or 'denied', found 'because'",
     ]);
   });
@@ -425,7 +451,7 @@ describe('version 2 records are checked strictly', () => {
   it('a version this code does not know says which it reads', () => {
     const doc = valid();
     doc.version = 0;
-    expect(errorsOf(JSON.stringify(doc))).toEqual(['version: expected 1 or 2, found 0']);
+    expect(errorsOf(JSON.stringify(doc))).toEqual(['version: expected 1, 2 or 3, found 0']);
   });
 });
 

@@ -48,7 +48,9 @@ describe('action registry', () => {
     });
     expect(builtinActionRegistry.list().map((a) => a.id)).toEqual([...ACTION_IDS]);
     const available = builtinActionRegistry.list().filter((a) => a.available).map((a) => a.id);
-    expect(available).toEqual(['calculate', 'save-conversation-markdown', 'remind']);
+    expect(available).toEqual(['calculate', 'save-conversation-markdown', 'remind', 'share-artifact']);
+    // Standing consent (automatic runs) exists for sharing alone.
+    expect(builtinActionRegistry.list().filter((a) => a.standingConsent).map((a) => a.id)).toEqual(['share-artifact']);
   });
 
   it('orders risk levels', () => {
@@ -175,10 +177,17 @@ describe('policies', () => {
       fc.property(fc.dictionary(fc.constantFrom(...ACTION_IDS, 'x', '__proto__'), fc.constantFrom<unknown>(...POLICIES, 'x', 1, null)), (raw) => {
         const o = parsePolicyOverrides(raw, allRisks);
         for (const action of allRisks.list()) {
-          if (requiresConfirmation(action.risk)) expect(effectivePolicy(action, o)).not.toBe('allow');
+          if (requiresConfirmation(action.risk) && !action.standingConsent) expect(effectivePolicy(action, o)).not.toBe('allow');
         }
       }),
     );
+  });
+
+  it('lets the person give standing consent to sharing, and to nothing else outward', () => {
+    const share = setPolicy({}, 'share-artifact', 'allow');
+    expect(share).toEqual({ ok: true, overrides: { 'share-artifact': 'allow' } });
+    expect(setPolicy({}, 'remind', 'allow')).toMatchObject({ ok: false, reason: 'needs-confirmation' });
+    expect(parsePolicyOverrides({ 'share-artifact': 'allow', remind: 'allow' })).toEqual({ 'share-artifact': 'allow' });
   });
 });
 
@@ -210,7 +219,7 @@ describe('decide', () => {
     };
     expect(reason({ actionId: 'format-disk', params: {} })).toBe('unknown-action');
     expect(reason({ actionId: '__proto__', params: {} })).toBe('unknown-action');
-    expect(reason({ actionId: 'share-artifact', params: { artifactId: 'a' } })).toBe('not-available');
+    expect(reason({ actionId: 'ask-network', params: { question: 'a' } })).toBe('not-available');
     expect(reason({ actionId: 'calculate', params: { expression: 42 } })).toBe('invalid-params');
     expect(reason({ actionId: 'calculate', params: { expression: '1', run: 'alert(1)' } })).toBe('invalid-params');
     expect(reason(null as unknown as ActionRequest)).toBe('unknown-action');
@@ -252,8 +261,22 @@ describe('decide', () => {
     expect(denied.kind === 'refuse' && denied.suggestion).toBe(null);
     const invalid = decide({ actionId: 'remind', params: { text: 'x' } }, {}, 'model');
     expect(invalid.kind === 'refuse' && invalid.suggestion).toBe(null);
-    const reserved = decide({ actionId: 'share-artifact', params: { artifactId: 'a' } }, {}, 'model');
+    const reserved = decide({ actionId: 'ask-network', params: { question: 'a' } }, {}, 'model');
     expect(reserved.kind === 'refuse' && reserved.suggestion).toBe(null);
+  });
+
+  it("runs automatic work (origin 'policy') only for an action with standing consent set to allow", () => {
+    const share = { actionId: 'share-artifact', params: { artifactId: 'x1' } };
+    expect(decide(share, { 'share-artifact': 'allow' }, 'policy').kind).toBe('run');
+    for (const overrides of [{}, { 'share-artifact': 'ask' as const }, { 'share-artifact': 'deny' as const }]) {
+      const d = decide(share, overrides, 'policy');
+      expect(d.kind === 'refuse' && d.reason).toBe('denied');
+    }
+    // Other actions never run by themselves, whatever the settings say.
+    for (const r of [calc, save, remind]) expect(decide(r, { calculate: 'allow', remind: 'allow' }, 'policy').kind).toBe('refuse');
+    // With standing consent the person's own click runs without a dialog too; without it, sharing asks.
+    expect(decide(share, { 'share-artifact': 'allow' }, 'person').kind).toBe('run');
+    expect(decide(share, {}, 'person').kind).toBe('confirm');
   });
 
   const policyArb = fc.dictionary(fc.constantFrom(...ACTION_IDS), fc.constantFrom(...POLICIES)) as fc.Arbitrary<PolicyOverrides>;
@@ -284,7 +307,7 @@ describe('decide', () => {
       fc.property(requestArb, policyArb, (request, overrides) => {
         const d = decide(request, overrides, 'person', allRisks);
         if (d.kind === 'run') {
-          expect(requiresConfirmation(d.action.risk)).toBe(false);
+          expect(requiresConfirmation(d.action.risk) && !d.action.standingConsent).toBe(false);
           expect(effectivePolicy(d.action, overrides)).toBe('allow');
         }
         if (d.kind !== 'refuse') expect(d.request.actionId).toBe(d.action.id);
@@ -302,7 +325,7 @@ describe('decide', () => {
         const expected: Record<Policy, string> = { allow: 'run', ask: 'confirm', deny: 'refuse' };
         expect(d.kind).toBe(expected[effectivePolicy(found.action, overrides)]);
         const risk: RiskLevel = found.action.risk;
-        if (requiresConfirmation(risk)) expect(d.kind).not.toBe('run');
+        if (requiresConfirmation(risk) && !found.action.standingConsent) expect(d.kind).not.toBe('run');
       }),
     );
   });

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { estimateTokens } from '../../src/lib/chat/context-window';
 import type { ChatTurn } from '../../src/lib/engine/contract';
-import { EVIDENCE_KINDS, type EvidenceKind } from '../../src/lib/governance/evidence';
 import {
   assemblePrompt,
   BLOCK_CLOSE,
@@ -14,9 +13,11 @@ import {
   truncateAtWord,
   type PromptInput,
   type RetrievedItem,
+  RETRIEVABLE_KINDS,
+  type RetrievableKind,
 } from '../../src/lib/governance/prompt-assembly';
 
-function item(kind: EvidenceKind, id: string, text: string, score: number, title = `${kind} ${id}`): RetrievedItem {
+function item(kind: RetrievableKind, id: string, text: string, score: number, title = `${kind} ${id}`): RetrievedItem {
   switch (kind) {
     case 'memory':
       return { kind, id, title, text, score, provenance: { kind, createdAt: 1_700_000_000_000, conversationId: 'c1' } };
@@ -243,7 +244,7 @@ const INJECTIONS = [
 
 describe('injection strings in retrieved items', () => {
   it.each(INJECTIONS)('keeps %j inside its own block', (text) => {
-    const items = EVIDENCE_KINDS.map((kind, i) => item(kind, `i${i}`, `${text} marker${i}`, 1 - i / 10, text));
+    const items = RETRIEVABLE_KINDS.map((kind, i) => item(kind, `i${i}`, `${text} marker${i}`, 1 - i / 10, text));
     for (const placement of ['question', 'system'] as const) {
       const r = assemblePrompt({ ...base, items, placement });
       const prompt = whole(r.turns);
@@ -279,7 +280,7 @@ const scoreArb = fc.oneof(fc.double({ min: -1, max: 1, noNaN: true }), fc.consta
 
 /** Items with unique (kind, id) pairs; each text starts with a marker naming the item. */
 const itemsArb = fc
-  .uniqueArray(fc.tuple(fc.constantFrom(...EVIDENCE_KINDS), fc.stringMatching(/^[a-z0-9]{1,6}$/)), {
+  .uniqueArray(fc.tuple(fc.constantFrom(...RETRIEVABLE_KINDS), fc.stringMatching(/^[a-z0-9]{1,6}$/)), {
     selector: ([k, id]) => `${k}:${id}`,
     maxLength: 25,
   })
@@ -295,7 +296,7 @@ const budgetArb = fc.record({
   placement: fc.constantFrom('question' as const, 'system' as const),
 });
 
-const rankedKey = (i: RetrievedItem): [number, number, string] => [Number.isNaN(i.score) ? -Infinity : i.score, EVIDENCE_KINDS.indexOf(i.kind), i.id];
+const rankedKey = (i: RetrievedItem): [number, number, string] => [Number.isNaN(i.score) ? -Infinity : i.score, RETRIEVABLE_KINDS.indexOf(i.kind), i.id];
 const ranksAbove = (a: RetrievedItem, b: RetrievedItem): boolean => {
   const [sa, ka, ia] = rankedKey(a);
   const [sb, kb, ib] = rankedKey(b);
@@ -380,7 +381,7 @@ describe('assemblePrompt (properties)', () => {
     fc.assert(
       fc.property(itemsArb, budgetArb, (items, budget) => {
         const r = assemblePrompt({ ...base, items, ...budget });
-        const kinds = r.used.map((u) => EVIDENCE_KINDS.indexOf(u.kind));
+        const kinds = r.used.map((u) => RETRIEVABLE_KINDS.indexOf(u.kind as RetrievableKind));
         expect([...kinds].sort((a, b) => a - b)).toEqual(kinds);
         const byKey = new Map(items.map((x) => [`${x.kind}${x.id}`, x]));
         const used = r.used.map((u) => byKey.get(`${u.kind}${u.id}`)!);

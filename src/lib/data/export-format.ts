@@ -1,13 +1,22 @@
 /**
  * The H3LIX export file: everything a person has (conversations, messages,
  * settings, memories, private documents and their chunks, the evidence kept
- * beside answers, the audit log) in one JSON document they can keep, move or
- * inspect. Not the node identity: its private key is non-extractable by
+ * beside answers, the audit log, and the learning layer: episodes, the
+ * experience library and its history, the job queue, sharing state) in one
+ * JSON document they can keep, move or inspect. Not the node identity: its private key is non-extractable by
  * design, so a restored H3LIX is a new node with the same data.
  *
- * Versions: 1 (chat only) and 2 (this one, adding the knowledge and
- * governance tables). A version 1 file still imports: it is read with its own
- * schema and lifted to version 2 with empty new tables (`liftV1`).
+ * Versions: 1 (chat only), 2 (adding the knowledge and governance tables) and
+ * 3 (this one, adding the learning layer's tables and evidence of kind
+ * 'experience'). Older files still import: each is read with its own schema
+ * and lifted to version 3 with empty new tables (`liftV1`, `liftV2`).
+ * Learning records are checked with the learning layer's own strict schemas
+ * (an experience whose text disagrees with its condition and strategy is
+ * refused, as the repository would refuse it); a sharing record must belong
+ * to an experience in the file, and a stored artifact must be the canonical
+ * artifact its content id names. A job that was 'running' is written (and
+ * read) as 'queued': the tab that ran it is gone, exactly as startup recovery
+ * would put it back.
  * Embeddings are written as lists of exactly EMBEDDING_DIMENSION numbers,
  * each the shortest decimal that reads back to the same float32, so a round
  * trip is exact and the file stays as small as a list of numbers can be.
@@ -28,16 +37,24 @@ import { z } from 'zod';
 import type { Conversation, Message, MessageStats, MessageStatus, SettingRecord } from '../chat/types';
 import { RISK_LEVELS } from '../governance/actions';
 import type { AuditEntry, AuditOrigin, AuditOutcome } from '../governance/audit';
-import type { ClaimMark, EvidenceRecord } from '../governance/evidence';
+import type { ClaimMark, EvidenceKind, EvidenceRecord } from '../governance/evidence';
 import type { DecisionKind, RefusalReason } from '../governance/policy';
+import { MAX_ARTIFACT_BYTES, parseArtifact } from '../artifacts/canonical';
+import { CONTENT_ID_PATTERN } from '../artifacts/schema';
+import { jobSchema, requeueJob, type Job } from '../jobs/job';
+import { episodeSchema, type Episode } from '../learning/episode';
+import { MAX_SHAPE_DEPTH, parseVerifier } from '../learning/verifiers';
+import { EXPERIENCE_ID_PATTERN, experienceSchema, type Experience } from '../learning/experience';
+import { learningLogEntrySchema, type LearningLogEntry } from '../learning/learning-log';
+import { SHARING_STATES, type SharingState } from '../learning/sharing';
 import { shortestFloat32 } from '../memory/embedding';
 import { EMBEDDING_DIMENSION, MEMORY_ORIGINS, MEMORY_STATUSES, type DocumentChunk, type Memory, type PrivateDocument } from '../memory/types';
 import { formatBytes } from './format-bytes';
 
 export const EXPORT_FORMAT_NAME = 'h3lix-export';
-export const EXPORT_FORMAT_VERSION = 2;
+export const EXPORT_FORMAT_VERSION = 3;
 /** Every version this code reads. */
-export const READABLE_FORMAT_VERSIONS = [1, 2] as const;
+export const READABLE_FORMAT_VERSIONS = [1, 2, 3] as const;
 
 /**
  * Hard limits on what an import may contain. They bound the memory and time
@@ -88,6 +105,16 @@ export const EXPORT_LIMITS = {
   endorsers: 1_000,
   audit: 100_000,
   auditTextChars: 2_000,
+  // Version 3: the learning layer. Record fields are bounded by the learning
+  // layer's own schemas (src/lib/learning, src/lib/jobs); these bound counts.
+  /** One per judged answer at most. */
+  episodes: 200_000,
+  experiences: 20_000,
+  learningLog: 500_000,
+  jobs: 100_000,
+  /** One per experience at most. */
+  sharing: 20_000,
+  sharingReasonChars: 2_000,
 } as const;
 
 const L = EXPORT_LIMITS;
@@ -95,8 +122,13 @@ const L = EXPORT_LIMITS;
 /** Never valid as a key anywhere in an export (see `findForbiddenKeys`). */
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** The file nests at most ~6 levels (evidence provenance) plus a setting value's depth; anything deeper is not ours. */
-const MAX_FILE_DEPTH = 8 + L.settingDepth;
+/**
+ * The file nests at most ~6 levels (evidence provenance) plus a setting
+ * value's depth, or an episode's verifier (data.episodes[i].verifier, then
+ * about 3 levels per level of a JSON shape, as parseVerifier bounds it);
+ * anything deeper is not ours.
+ */
+const MAX_FILE_DEPTH = Math.max(8 + L.settingDepth, 4 + MAX_SHAPE_DEPTH * 3 + 4);
 
 export const MESSAGE_ROLES = ['user', 'assistant'] as const satisfies readonly Message['role'][];
 export const MESSAGE_STATUSES = [
@@ -205,6 +237,9 @@ const chunkSchema = z
 
 // Evidence: what an answer used (src/lib/governance/evidence.ts).
 const claimMarkSchema = z.enum(['verified', 'disputed'] as const satisfies readonly Exclude<ClaimMark, null>[]);
+/** Evidence kinds by format version ('experience' since version 3). */
+const EVIDENCE_KINDS_V2 = ['memory', 'document', 'artifact'] as const satisfies readonly EvidenceKind[];
+export const EVIDENCE_KINDS_V3 = [...EVIDENCE_KINDS_V2, 'experience'] as const satisfies readonly EvidenceKind[];
 const evidenceRefFields = {
   id: idSchema,
   title: z.string().max(L.evidenceTitleChars),
@@ -212,15 +247,14 @@ const evidenceRefFields = {
   score: z.number(),
   truncated: z.boolean(),
 };
-const evidenceRefSchema = z.discriminatedUnion('kind', [
-  z
+const memoryRefSchema = z
     .object({
       kind: z.literal('memory'),
       ...evidenceRefFields,
       provenance: z.object({ kind: z.literal('memory'), createdAt: timestampSchema, conversationId: idSchema.nullable() }).strict(),
     })
-    .strict(),
-  z
+    .strict();
+const documentRefSchema = z
     .object({
       kind: z.literal('document'),
       ...evidenceRefFields,
@@ -233,8 +267,8 @@ const evidenceRefSchema = z.discriminatedUnion('kind', [
         })
         .strict(),
     })
-    .strict(),
-  z
+    .strict();
+const artifactRefSchema = z
     .object({
       kind: z.literal('artifact'),
       ...evidenceRefFields,
@@ -248,29 +282,53 @@ const evidenceRefSchema = z.discriminatedUnion('kind', [
         })
         .strict(),
     })
-    .strict(),
-]);
+    .strict();
+const experienceRefSchema = z
+  .object({
+    kind: z.literal('experience'),
+    ...evidenceRefFields,
+    provenance: z
+      .object({
+        kind: z.literal('experience'),
+        domain: z.string().max(L.idChars),
+        confidence: z.number().min(0).max(1),
+        version: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+      })
+      .strict(),
+  })
+  .strict();
+
+const itemMarkFields = { id: idSchema, mark: claimMarkSchema, at: timestampSchema };
+
+/** Version 2 evidence: no 'experience' items (read, never written). */
+const evidenceSchemaV2 = z
+  .object({
+    messageId: idSchema,
+    items: z.array(z.discriminatedUnion('kind', [memoryRefSchema, documentRefSchema, artifactRefSchema])).max(L.evidenceItems),
+    createdAt: timestampSchema,
+    mark: claimMarkSchema.nullable(),
+    markedAt: timestampSchema.nullable(),
+    itemMarks: z.array(z.object({ kind: z.enum(EVIDENCE_KINDS_V2), ...itemMarkFields }).strict()).max(L.evidenceItems),
+  })
+  .strict();
 
 const evidenceSchema = z
   .object({
     messageId: idSchema,
-    items: z.array(evidenceRefSchema).max(L.evidenceItems),
+    items: z
+      .array(z.discriminatedUnion('kind', [memoryRefSchema, documentRefSchema, artifactRefSchema, experienceRefSchema]))
+      .max(L.evidenceItems),
     createdAt: timestampSchema,
     mark: claimMarkSchema.nullable(),
     markedAt: timestampSchema.nullable(),
-    itemMarks: z
-      .array(
-        z
-          .object({ kind: z.enum(['memory', 'document', 'artifact']), id: idSchema, mark: claimMarkSchema, at: timestampSchema })
-          .strict(),
-      )
-      .max(L.evidenceItems),
+    itemMarks: z.array(z.object({ kind: z.enum(EVIDENCE_KINDS_V3), ...itemMarkFields }).strict()).max(L.evidenceItems),
   })
   .strict();
 
 // The audit log (src/lib/governance/audit.ts).
 export const AUDIT_OUTCOMES = ['done', 'failed', 'cancelled', 'refused'] as const satisfies readonly AuditOutcome[];
-export const AUDIT_ORIGINS = ['person', 'model', 'memory', 'document', 'peer', 'unknown'] as const satisfies readonly AuditOrigin[];
+/** 'policy' (the app acting under a standing consent) since version 3; no earlier file holds it, and accepting it there costs nothing. */
+export const AUDIT_ORIGINS = ['person', 'model', 'memory', 'document', 'peer', 'policy', 'unknown'] as const satisfies readonly AuditOrigin[];
 export const DECISION_KINDS = ['run', 'confirm', 'refuse'] as const satisfies readonly DecisionKind[];
 export const REFUSAL_REASONS = [
   'text-origin',
@@ -295,6 +353,57 @@ const auditSchema = z
   })
   .strict();
 
+// The learning layer: its records are checked by its own strict schemas
+// (episodeSchema, experienceSchema, learningLogEntrySchema, jobSchema), so the
+// file accepts exactly what the repository would store. Sharing state has no
+// domain schema; this is it (SharingRecord in src/services/learning-repository.ts).
+const sharingSchema = z
+  .object({
+    experienceId: z.string().regex(EXPERIENCE_ID_PATTERN),
+    experienceVersion: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    state: z.enum(SHARING_STATES),
+    reason: z.string().max(L.sharingReasonChars),
+    contentId: z.string().regex(CONTENT_ID_PATTERN).nullable(),
+    /** The canonical JSON of the artifact. */
+    artifact: z.string().max(MAX_ARTIFACT_BYTES).nullable(),
+    bytes: z.number().int().min(0).max(MAX_ARTIFACT_BYTES).nullable(),
+    updatedAt: timestampSchema,
+  })
+  .strict()
+  .superRefine((record, ctx) => {
+    if (record.artifact === null) return;
+    // A stored artifact is what the outbox will send under `contentId`: it must
+    // be the canonical form of a valid artifact, and that id and size must be its own.
+    let parsed: ReturnType<typeof parseArtifact>;
+    try {
+      parsed = parseArtifact(record.artifact);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: ['artifact'], message: error instanceof Error ? truncate(error.message, 200) : 'not a valid artifact' });
+      return;
+    }
+    if (record.contentId !== parsed.id) {
+      ctx.addIssue({ code: 'custom', path: ['contentId'], message: `is not the content id of the stored artifact (that is '${parsed.id}')` });
+    }
+    if (record.bytes !== parsed.bytes.length) {
+      ctx.addIssue({ code: 'custom', path: ['bytes'], message: `the stored artifact is ${parsed.bytes.length} bytes, found ${describe(record.bytes)}` });
+    }
+  });
+
+/**
+ * An episode: the learning layer's schema, plus the bounds parseVerifier puts
+ * on a verifier (shape depth and size), which the schema alone leaves open.
+ */
+const fileEpisodeSchema = episodeSchema.superRefine((episode, ctx) => {
+  if (episode.verifier === null) return;
+  const checked = parseVerifier(episode.verifier);
+  if (!checked.ok) ctx.addIssue({ code: 'custom', path: ['verifier'], message: truncate(checked.reason, 300) });
+});
+
+/** A sharing record as the database holds it (SharingRecord in src/services/learning-repository.ts; backup.ts checks they agree). */
+export type StoredSharingRecord = z.output<typeof sharingSchema>;
+/** Its state, from the learning layer's list. */
+export type { SharingState };
+
 const appSchema = z
   .object({
     name: z.string().min(1).max(L.appFieldChars),
@@ -308,6 +417,13 @@ const chatTables = {
   settings: z.array(settingSchema).max(L.settings),
 };
 
+const knowledgeTables = {
+  memories: z.array(memorySchema).max(L.memories),
+  documents: z.array(documentSchema).max(L.documents),
+  chunks: z.array(chunkSchema).max(L.chunks),
+  audit: z.array(auditSchema).max(L.audit),
+};
+
 /** Version 1: chat only. Read, never written. */
 const exportSchemaV1 = z
   .object({
@@ -316,6 +432,26 @@ const exportSchemaV1 = z
     exportedAt: z.iso.datetime(),
     app: appSchema,
     data: z.object(chatTables).strict(),
+  })
+  .strict();
+
+/** Version 2: chat, knowledge and governance. Read, never written. */
+const exportSchemaV2 = z
+  .object({
+    format: z.literal(EXPORT_FORMAT_NAME),
+    version: z.literal(2),
+    exportedAt: z.iso.datetime(),
+    app: appSchema,
+    data: z
+      .object({
+        ...chatTables,
+        memories: knowledgeTables.memories,
+        documents: knowledgeTables.documents,
+        chunks: knowledgeTables.chunks,
+        evidence: z.array(evidenceSchemaV2).max(L.evidence),
+        audit: knowledgeTables.audit,
+      })
+      .strict(),
   })
   .strict();
 
@@ -328,17 +464,23 @@ const exportSchema = z
     data: z
       .object({
         ...chatTables,
-        memories: z.array(memorySchema).max(L.memories),
-        documents: z.array(documentSchema).max(L.documents),
-        chunks: z.array(chunkSchema).max(L.chunks),
+        memories: knowledgeTables.memories,
+        documents: knowledgeTables.documents,
+        chunks: knowledgeTables.chunks,
         evidence: z.array(evidenceSchema).max(L.evidence),
-        audit: z.array(auditSchema).max(L.audit),
+        audit: knowledgeTables.audit,
+        episodes: z.array(fileEpisodeSchema).max(L.episodes),
+        experiences: z.array(experienceSchema).max(L.experiences),
+        learningLog: z.array(learningLogEntrySchema).max(L.learningLog),
+        jobs: z.array(jobSchema).max(L.jobs),
+        sharing: z.array(sharingSchema).max(L.sharing),
       })
       .strict(),
   })
   .strict();
 
 export type H3lixExport = z.output<typeof exportSchema>;
+export type H3lixExportV2 = z.output<typeof exportSchemaV2>;
 export type H3lixExportV1 = z.output<typeof exportSchemaV1>;
 
 /** A record as the file holds it: embeddings as lists of numbers. */
@@ -354,6 +496,11 @@ export interface ExportData {
   chunks: DocumentChunk[];
   evidence: EvidenceRecord[];
   audit: AuditEntry[];
+  episodes: Episode[];
+  experiences: Experience[];
+  learningLog: LearningLogEntry[];
+  jobs: Job[];
+  sharing: StoredSharingRecord[];
 }
 
 /** What buildExport takes: the chat tables, and any of the others (a table left out is written empty). */
@@ -375,6 +522,10 @@ export type ExportSchemaMatchesDomain = [
   AssertTrue<Same<z.output<typeof chunkSchema>, Exported<DocumentChunk>>>,
   AssertTrue<Same<z.output<typeof evidenceSchema>, Mutable<EvidenceRecord>>>,
   AssertTrue<Same<z.output<typeof auditSchema>, AuditEntry>>,
+  AssertTrue<Same<z.output<typeof episodeSchema>, Episode>>,
+  AssertTrue<Same<z.output<typeof experienceSchema>, Experience>>,
+  AssertTrue<Same<z.output<typeof learningLogEntrySchema>, LearningLogEntry>>,
+  AssertTrue<Same<z.output<typeof jobSchema>, Job>>,
   AssertTrue<Same<H3lixExport['data'], { [K in keyof ExportData]: Exported<ExportData[K][number]>[] } & { evidence: Mutable<EvidenceRecord>[] }>>,
 ];
 
@@ -407,6 +558,11 @@ export function buildExport(data: ExportInput, meta: ExportMeta): H3lixExport {
       chunks: (data.chunks ?? []).map(copyChunk),
       evidence: (data.evidence ?? []).map(copyEvidence),
       audit: (data.audit ?? []).map(copyAudit),
+      episodes: (data.episodes ?? []).map(copyEpisode),
+      experiences: (data.experiences ?? []).map(copyExperience),
+      learningLog: (data.learningLog ?? []).map(copyLogEntry),
+      jobs: (data.jobs ?? []).map((job) => settleJob(copyJob(job))),
+      sharing: (data.sharing ?? []).map(copySharing),
     },
   };
 }
@@ -425,6 +581,11 @@ export function toStoredData(data: H3lixExport['data']): ExportData {
     chunks: data.chunks.map((c) => ({ ...c, embedding: Float32Array.from(c.embedding) })),
     evidence: data.evidence,
     audit: data.audit,
+    episodes: data.episodes,
+    experiences: data.experiences,
+    learningLog: data.learningLog,
+    jobs: data.jobs,
+    sharing: data.sharing,
   };
 }
 
@@ -450,7 +611,12 @@ export function serializeExport(document: H3lixExport): string {
     `    "documents": ${records(document.data.documents)},`,
     `    "chunks": ${records(document.data.chunks)},`,
     `    "evidence": ${records(document.data.evidence)},`,
-    `    "audit": ${records(document.data.audit)}`,
+    `    "audit": ${records(document.data.audit)},`,
+    `    "episodes": ${records(document.data.episodes)},`,
+    `    "experiences": ${records(document.data.experiences)},`,
+    `    "learningLog": ${records(document.data.learningLog)},`,
+    `    "jobs": ${records(document.data.jobs)},`,
+    `    "sharing": ${records(document.data.sharing)}`,
     '  }',
     '}',
     '',
@@ -464,6 +630,16 @@ export function serializeExport(document: H3lixExport): string {
  */
 export function settleStreaming(message: Message): Message {
   return message.status === 'streaming' ? { ...message, status: 'interrupted' } : message;
+}
+
+/**
+ * 'running' only means something to the tab that runs the job. In a file (or
+ * after import) that tab is gone, so the job is back in the queue and the cut
+ * off try does not count, exactly as startup recovery would put it
+ * (requeueJob in src/lib/jobs/job.ts; its time is left as it was).
+ */
+export function settleJob(job: Job): Job {
+  return job.state === 'running' ? requeueJob(job, job.updatedAt) : job;
 }
 
 function copyConversation(c: Conversation): Conversation {
@@ -543,12 +719,101 @@ function copyEvidence(e: EvidenceRecord): Mutable<EvidenceRecord> {
             provenance: { kind: p.kind, artifactId: p.artifactId, author: p.author, acceptance: p.acceptance, endorsers: [...p.endorsers] },
           };
         }
+        case 'experience': {
+          const p = item.provenance;
+          return { kind: item.kind, ...fields, provenance: { kind: p.kind, domain: p.domain, confidence: p.confidence, version: p.version } };
+        }
       }
     }),
     createdAt: e.createdAt,
     mark: e.mark,
     markedAt: e.markedAt,
     itemMarks: e.itemMarks.map((m) => ({ kind: m.kind, id: m.id, mark: m.mark, at: m.at })),
+  };
+}
+
+function copyEpisode(e: Episode): Episode {
+  return {
+    id: e.id,
+    conversationId: e.conversationId,
+    messageId: e.messageId,
+    task: e.task,
+    answer: e.answer,
+    domain: e.domain,
+    feedback: e.feedback,
+    correction: e.correction,
+    regenerations: e.regenerations,
+    // The verifier's own schema (src/lib/learning/verifiers.ts) checks it on validation.
+    verifier: e.verifier,
+    usedExperienceIds: [...e.usedExperienceIds],
+    state: e.state,
+    stateReason: e.stateReason,
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+  };
+}
+
+function copyExperience(e: Experience): Experience {
+  return {
+    id: e.id,
+    condition: e.condition,
+    strategy: e.strategy,
+    text: e.text,
+    domain: e.domain,
+    confidence: e.confidence,
+    usageCount: e.usageCount,
+    successCount: e.successCount,
+    failureCount: e.failureCount,
+    episodeIds: [...e.episodeIds],
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+    version: e.version,
+  };
+}
+
+function copyLogEntry(e: LearningLogEntry): LearningLogEntry {
+  return {
+    id: e.id,
+    at: e.at,
+    kind: e.kind,
+    source: e.source,
+    experienceId: e.experienceId,
+    episodeId: e.episodeId,
+    before: e.before === null ? null : copyExperience(e.before),
+    after: e.after === null ? null : copyExperience(e.after),
+    reason: e.reason,
+    detail: e.detail,
+    groupSize: e.groupSize,
+    rewardSpread: e.rewardSpread,
+  };
+}
+
+function copyJob(j: Job): Job {
+  return {
+    id: j.id,
+    jobClass: j.jobClass,
+    subject: j.subject,
+    state: j.state,
+    attempts: j.attempts,
+    createdAt: j.createdAt,
+    updatedAt: j.updatedAt,
+    notBefore: j.notBefore,
+    deadline: j.deadline,
+    lastError: j.lastError,
+    result: j.result,
+  };
+}
+
+function copySharing(s: StoredSharingRecord): StoredSharingRecord {
+  return {
+    experienceId: s.experienceId,
+    experienceVersion: s.experienceVersion,
+    state: s.state,
+    reason: s.reason,
+    contentId: s.contentId,
+    artifact: s.artifact,
+    bytes: s.bytes,
+    updatedAt: s.updatedAt,
   };
 }
 
@@ -618,10 +883,15 @@ export function validateExport(json: unknown): ParseExportResult {
 
   // checkEnvelope has made sure the version is one we read.
   let document: H3lixExport;
-  if ((json as Record<string, unknown>)['version'] === 1) {
+  const version = (json as Record<string, unknown>)['version'];
+  if (version === 1) {
     const parsed = exportSchemaV1.safeParse(json, { reportInput: true });
     if (!parsed.success) return fail(parsed.error.issues.map(formatIssue));
     document = liftV1(parsed.data);
+  } else if (version === 2) {
+    const parsed = exportSchemaV2.safeParse(json, { reportInput: true });
+    if (!parsed.success) return fail(parsed.error.issues.map(formatIssue));
+    document = liftV2(parsed.data);
   } else {
     const parsed = exportSchema.safeParse(json, { reportInput: true });
     if (!parsed.success) return fail(parsed.error.issues.map(formatIssue));
@@ -633,17 +903,30 @@ export function validateExport(json: unknown): ParseExportResult {
 
   return {
     ok: true,
-    export: { ...document, data: { ...document.data, messages: document.data.messages.map(settleStreaming) } },
+    export: {
+      ...document,
+      data: { ...document.data, messages: document.data.messages.map(settleStreaming), jobs: document.data.jobs.map(settleJob) },
+    },
   };
 }
 
-/** A version 1 file as version 2: the same chat data, and none of what version 1 could not hold. */
+/** The learning layer's tables, empty: what a file older than version 3 could not hold. */
+function emptyLearningTables(): Pick<H3lixExport['data'], 'episodes' | 'experiences' | 'learningLog' | 'jobs' | 'sharing'> {
+  return { episodes: [], experiences: [], learningLog: [], jobs: [], sharing: [] };
+}
+
+/** A version 1 file as version 3: the same chat data, and none of what version 1 could not hold. */
 export function liftV1(document: H3lixExportV1): H3lixExport {
   return {
     ...document,
     version: EXPORT_FORMAT_VERSION,
-    data: { ...document.data, memories: [], documents: [], chunks: [], evidence: [], audit: [] },
+    data: { ...document.data, memories: [], documents: [], chunks: [], evidence: [], audit: [], ...emptyLearningTables() },
   };
+}
+
+/** A version 2 file as version 3: the same data, and none of the learning layer's tables. */
+export function liftV2(document: H3lixExportV2): H3lixExport {
+  return { ...document, version: EXPORT_FORMAT_VERSION, data: { ...document.data, ...emptyLearningTables() } };
 }
 
 function fail(problems: string[]): ParseExportResult {
@@ -779,6 +1062,43 @@ function findReferenceProblems(data: H3lixExport['data']): string[] {
     }
   });
 
+  uniqueIds(data.episodes, 'episodes', (e) => e.id, problems);
+  uniqueIds(data.learningLog, 'learningLog', (e) => e.id, problems);
+  uniqueIds(data.jobs, 'jobs', (j) => j.id, problems);
+
+  // One live job per class and subject: the queue relies on it (a rollout
+  // runs once per episode).
+  const liveJobs = new Map<string, number>();
+  data.jobs.forEach((job, i) => {
+    if (job.state !== 'queued' && job.state !== 'running') return;
+    const key = JSON.stringify([job.jobClass, job.subject]);
+    const first = liveJobs.get(key);
+    if (first === undefined) liveJobs.set(key, i);
+    else problems.push(`jobs[${i}]: a second unfinished '${job.jobClass}' job for ${quote(job.subject)} (jobs[${first}] is the first)`);
+  });
+
+  // Sharing state belongs to an experience in the file, about a version it has had.
+  const experienceVersions = new Map<string, number>();
+  data.experiences.forEach((experience, i) => {
+    if (experienceVersions.has(experience.id)) problems.push(`experiences[${i}].id: ${quote(experience.id)} appears more than once`);
+    else experienceVersions.set(experience.id, experience.version);
+  });
+  const shared = new Set<string>();
+  data.sharing.forEach((record, i) => {
+    if (shared.has(record.experienceId)) {
+      problems.push(`sharing[${i}].experienceId: ${quote(record.experienceId)} appears more than once`);
+    }
+    shared.add(record.experienceId);
+    const version = experienceVersions.get(record.experienceId);
+    if (version === undefined) {
+      problems.push(`sharing[${i}].experienceId: no experience with id ${quote(record.experienceId)} in the file`);
+    } else if (record.experienceVersion > version) {
+      problems.push(
+        `sharing[${i}].experienceVersion: ${record.experienceVersion} is newer than experience ${quote(record.experienceId)} (version ${version})`,
+      );
+    }
+  });
+
   const evidenceFor = new Set<string>();
   data.evidence.forEach((record, i) => {
     if (evidenceFor.has(record.messageId)) problems.push(`evidence[${i}].messageId: ${quote(record.messageId)} appears more than once`);
@@ -909,6 +1229,12 @@ function formatIssue(issue: z.core.$ZodIssue): string {
       return `${where}: must be at least ${issue.minimum}, found ${describe(issue.input)}`;
     case 'invalid_format':
       if (issue.format === 'datetime') return `${where}: expected a date and time like '2026-11-22T10:00:00.000Z'`;
+      if (issue.format === 'regex' && 'pattern' in issue) {
+        const found = describe(issue.input);
+        if (issue.pattern === String(EXPERIENCE_ID_PATTERN)) return `${where}: expected an id of 1 to 64 letters, digits, _ or -, found ${found}`;
+        if (issue.pattern === String(CONTENT_ID_PATTERN)) return `${where}: expected a content id ('h3x1-' and 52 letters and digits), found ${found}`;
+        return `${where}: not in the expected form, found ${found}`;
+      }
       return `${where}: not a valid ${issue.format}`;
     case 'custom':
       return `${where}: ${issue.message}`;

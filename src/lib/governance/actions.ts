@@ -88,6 +88,14 @@ export interface ActionDefinition<K extends ActionId = ActionId> {
   paramsSchema: z.ZodType<ActionParamsById[K]>;
   /** false: defined so policies and the audit log know it, but not implemented yet. */
   available: boolean;
+  /**
+   * The person may set this outward action to 'allow' (run without asking,
+   * including automatically, origin 'policy'): their standing consent. Only
+   * for actions whose every run is itself checked before anything leaves
+   * (sharing: validation and the privacy projection). Setting it is asked
+   * for separately in the UI.
+   */
+  standingConsent?: boolean;
 }
 
 /** Any one action's definition, with its id and schema paired. */
@@ -121,10 +129,11 @@ export const BUILTIN_ACTIONS: readonly AnyActionDefinition[] = [
   {
     id: 'share-artifact',
     label: 'Share with the network',
-    description: 'Publishes an artifact to your peers.',
+    description: 'Offers one of your learned lessons, privacy-filtered, to your network (sent once you are connected to one).',
     risk: 'outward',
     paramsSchema: shareArtifactParams,
-    available: false,
+    available: true,
+    standingConsent: true,
   },
   {
     id: 'ask-network',

@@ -156,7 +156,7 @@ export function describeError(error: unknown): string {
 }
 
 function isOrigin(value: unknown): value is Origin {
-  return value === 'person' || (TEXT_ORIGINS as readonly unknown[]).includes(value);
+  return value === 'person' || value === 'policy' || (TEXT_ORIGINS as readonly unknown[]).includes(value);
 }
 
 function read(request: ActionRequest, key: keyof ActionRequest): unknown {

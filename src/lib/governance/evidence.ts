@@ -13,9 +13,9 @@
  * storage and UI stay thin.
  */
 
-export type EvidenceKind = 'memory' | 'document' | 'artifact';
+export type EvidenceKind = 'memory' | 'document' | 'artifact' | 'experience';
 
-export const EVIDENCE_KINDS: readonly EvidenceKind[] = ['memory', 'document', 'artifact'];
+export const EVIDENCE_KINDS: readonly EvidenceKind[] = ['memory', 'document', 'artifact', 'experience'];
 
 export interface MemoryProvenance {
   kind: 'memory';
@@ -45,7 +45,17 @@ export interface ArtifactProvenance {
   endorsers: readonly string[];
 }
 
-export type Provenance = MemoryProvenance | DocumentProvenance | ArtifactProvenance;
+/** A lesson from this instance's own experience library (learning layer). */
+export interface ExperienceProvenance {
+  kind: 'experience';
+  domain: string;
+  /** Its confidence when the answer used it, 0..1. */
+  confidence: number;
+  /** Its version then: a later edit does not rewrite what the answer saw. */
+  version: number;
+}
+
+export type Provenance = MemoryProvenance | DocumentProvenance | ArtifactProvenance | ExperienceProvenance;
 
 export type ProvenanceOf<K extends EvidenceKind> = Extract<Provenance, { kind: K }>;
 

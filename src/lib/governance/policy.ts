@@ -8,10 +8,14 @@
  *    before its content is even looked at; the model may at most produce a
  *    suggestion the person has to click, and that click is a new request
  *    with origin 'person'. Any origin value other than exactly 'person'
- *    counts as text, so a malformed origin fails closed.
+ *    (or 'policy', below) counts as text, so a malformed origin fails closed.
  * 2. Outward and irreversible actions always need confirmation: their policy
  *    is at least 'ask'. Setting them to 'allow' is rejected, stored settings
  *    that say so are clamped when read, and `decide` clamps again.
+ *    The one exception is an action marked `standingConsent` (sharing a
+ *    lesson, whose every run passes validation and the privacy projection):
+ *    the person may set it to 'allow' (the UI asks them to confirm that
+ *    choice), and only then may the app run it by itself, origin 'policy'.
  *
  * Defaults per risk: local-read 'allow' (nothing changes); local-write
  * 'allow' (the person's click on "save" is the intent, the data is their own
@@ -34,8 +38,12 @@ export type Policy = 'allow' | 'ask' | 'deny';
 
 export const POLICIES: readonly Policy[] = ['allow', 'ask', 'deny'];
 
-/** Who asked: a click in the UI, or some text. */
-export type Origin = 'person' | 'model' | 'memory' | 'document' | 'peer';
+/**
+ * Who asked: a click in the UI, some text, or 'policy': the app acting
+ * automatically under a standing consent the person gave for that one
+ * action (ActionDefinition.standingConsent), e.g. sharing set to automatic.
+ */
+export type Origin = 'person' | 'model' | 'memory' | 'document' | 'peer' | 'policy';
 
 export const TEXT_ORIGINS: readonly Exclude<Origin, 'person'>[] = ['model', 'memory', 'document', 'peer'];
 
@@ -59,13 +67,13 @@ function isPolicy(value: unknown): value is Policy {
 }
 
 /** A policy as it may apply to a risk: 'allow' becomes 'ask' where confirmation is required. */
-export function clampPolicy(risk: RiskLevel, policy: Policy): Policy {
-  return policy === 'allow' && requiresConfirmation(risk) ? 'ask' : policy;
+export function clampPolicy(risk: RiskLevel, policy: Policy, standingConsent = false): Policy {
+  return policy === 'allow' && requiresConfirmation(risk) && !standingConsent ? 'ask' : policy;
 }
 
-export function effectivePolicy(action: Pick<AnyActionDefinition, 'id' | 'risk'>, overrides: PolicyOverrides): Policy {
+export function effectivePolicy(action: Pick<AnyActionDefinition, 'id' | 'risk' | 'standingConsent'>, overrides: PolicyOverrides): Policy {
   const own = Object.hasOwn(overrides, action.id) ? overrides[action.id] : undefined;
-  return clampPolicy(action.risk, isPolicy(own) ? own : DEFAULT_POLICY_BY_RISK[action.risk]);
+  return clampPolicy(action.risk, isPolicy(own) ? own : DEFAULT_POLICY_BY_RISK[action.risk], action.standingConsent === true);
 }
 
 export type SetPolicyResult =
@@ -86,7 +94,7 @@ export function setPolicy(
   if (!found.ok) return { ok: false, reason: 'unknown-action', message: found.message };
   const { action } = found;
   if (!isPolicy(policy)) return { ok: false, reason: 'invalid-policy', message: 'A policy is allow, ask or deny.' };
-  if (clampPolicy(action.risk, policy) !== policy) {
+  if (clampPolicy(action.risk, policy, action.standingConsent === true) !== policy) {
     return {
       ok: false,
       reason: 'needs-confirmation',
@@ -115,7 +123,7 @@ export function parsePolicyOverrides(raw: unknown, registry: ActionRegistry = bu
     const value = parsed.data[id];
     const found = registry.lookup(id);
     if (!found.ok || !isPolicy(value)) continue;
-    const policy = clampPolicy(found.action.risk, value);
+    const policy = clampPolicy(found.action.risk, value, found.action.standingConsent === true);
     if (policy !== DEFAULT_POLICY_BY_RISK[found.action.risk]) result[id] = policy;
   }
   return result;
@@ -187,6 +195,24 @@ export function decide(
   origin: Origin,
   registry: ActionRegistry = builtinActionRegistry,
 ): Decision {
+  if (origin === 'policy') {
+    // Automatic work (sharing set to automatic) runs only where the person
+    // gave standing consent to exactly this action; otherwise it waits for them.
+    const checked = check(request, overrides, registry);
+    if (!checked.ok) {
+      return { kind: 'refuse', reason: checked.reason, message: checked.message, action: checked.action, suggestion: null };
+    }
+    if (checked.action.standingConsent === true && checked.policy === 'allow') {
+      return { kind: 'run', action: checked.action, request: checked.request, policy: 'allow' };
+    }
+    return {
+      kind: 'refuse',
+      reason: 'denied',
+      message: `${checked.action.label} runs by itself only when you set it to run automatically.`,
+      action: checked.action,
+      suggestion: null,
+    };
+  }
   if (origin !== 'person') {
     // Refused before the content is examined; the content only names the action for the
     // audit log and, for the model's own text, shapes a suggestion.
@@ -220,7 +246,7 @@ export function decide(
       return { kind: 'confirm', action, request: checked.request, policy: 'ask' };
     case 'allow':
       // effectivePolicy already clamps; checked again so this branch alone upholds rule 2.
-      return requiresConfirmation(action.risk)
+      return requiresConfirmation(action.risk) && action.standingConsent !== true
         ? { kind: 'confirm', action, request: checked.request, policy: 'ask' }
         : { kind: 'run', action, request: checked.request, policy: 'allow' };
   }

@@ -180,3 +180,16 @@ export function updateAfterUse(experience: Experience, outcome: UseOutcome, now:
     version: experience.version + 1,
   };
 }
+
+/**
+ * The outcome of an earlier use, learnt later (the person's thumbs or
+ * correction on an answer that used the experience): moves confidence like
+ * updateAfterUse but does not count another use, since the use was counted
+ * when the answer was written. Ignored when every counted use already has an
+ * outcome (feedback changed twice, say), so counts never exceed uses.
+ */
+export function recordOutcome(experience: Experience, outcome: Exclude<UseOutcome, 'unknown'>, now: number): Experience {
+  if (experience.successCount + experience.failureCount >= experience.usageCount) return experience;
+  const unused = { ...experience, usageCount: experience.usageCount - 1 };
+  return updateAfterUse(unused, outcome, now);
+}

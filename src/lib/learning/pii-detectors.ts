@@ -543,6 +543,8 @@ const SYMBOL_SEPARATOR = String.raw`\s*(?:[:=]|->|=>)\s*`;
 const QUOTED = String.raw`"[^"\n]{1,80}"|'[^'\n]{1,80}'|“[^”\n]{1,80}”|«[^»\n]{1,80}»|‘[^’\n]{1,80}’`;
 const SYMBOL_PASSWORD = new RegExp(String.raw`(?<![\p{L}\p{N}])(?:${anyCaseOf([...PASSWORD_WORDS, ...SYMBOL_ONLY_PASSWORD_WORDS])})${QUALIFIER}${SYMBOL_SEPARATOR}(${QUOTED}|\S+)`, 'gu');
 const VERBAL_PASSWORD = new RegExp(String.raw`(?<![\p{L}\p{N}])(?:${anyCaseOf(PASSWORD_WORDS)})${QUALIFIER}${VERBAL_SEPARATOR}(${QUOTED}|\S+)`, 'gu');
+/** "the password hunter2!" with no "is" or ":": only a value that cannot be an ordinary word counts ("the password manager" does not). */
+const SPACED_PASSWORD = new RegExp(String.raw`(?<![\p{L}\p{N}])(?:${anyCaseOf(PASSWORD_WORDS)})\s+(${QUOTED}|\S+)`, 'gu');
 const NUMERIC_CODE = new RegExp(String.raw`(?<![\p{L}\p{N}])(?:${anyCaseOf(CODE_WORDS)})${QUALIFIER}(?:${VERBAL_SEPARATOR}|${SYMBOL_SEPARATOR}|\s*#?\s*)(\d{3,8})(?![\p{N}])`, 'gu');
 
 /** Words that follow "password is" in advice rather than in a disclosure ("the password is weak"). */
@@ -577,6 +579,10 @@ export function detectPasswords(text: string): PiiSpan[] {
   const out: PiiSpan[] = [];
   for (const m of text.matchAll(SYMBOL_PASSWORD)) out.push(valueSpan(m));
   for (const m of text.matchAll(VERBAL_PASSWORD)) if (passwordValue(m)) out.push(valueSpan(m));
+  for (const m of text.matchAll(SPACED_PASSWORD)) {
+    const value = (m[1] ?? '').replace(/[.,;!?)]+$/, '');
+    if (/^["'“«‘]/.test(value) || (value.length >= 4 && (/[\p{N}]/u.test(value) || /[^\p{L}\p{N}]/u.test(value) || /\p{Lu}/u.test(value.slice(1))))) out.push(valueSpan(m));
+  }
   for (const m of text.matchAll(NUMERIC_CODE)) out.push(valueSpan(m));
   return out;
 }
