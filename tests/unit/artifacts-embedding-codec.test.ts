@@ -15,20 +15,11 @@ import {
 import { compressedEmbeddingSchema } from '../../src/lib/artifacts/schema';
 import { EMBEDDING_DIMENSION } from '../../src/lib/memory/types';
 import { packSigns } from '../../src/lib/retrieval/sign-bits';
+import { seededRandom } from '../../src/lib/random/seeded';
 
 const DIM = EMBEDDING_DIMENSION;
 
-/** mulberry32: seeded uniform [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function gaussianVector(random: () => number, dim = DIM): Float64Array {
   const v = new Float64Array(dim);

@@ -3,20 +3,11 @@ import fc from 'fast-check';
 import { decodeEmbedding, embeddingHamming, encodeEmbedding } from '../../src/lib/artifacts/embedding-codec';
 import { collapsed, ndSpread, sampledNdSpread, signCodesOf } from '../../src/lib/artifacts/non-degeneracy';
 import { hamming } from '../../src/lib/retrieval/sign-bits';
+import { seededRandom } from '../../src/lib/random/seeded';
 
 const DIM = 384;
 
-/** mulberry32: seeded uniform [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function randomCode(random: () => number, words = 12): Uint32Array {
   return Uint32Array.from({ length: words }, () => Math.floor(random() * 2 ** 32));

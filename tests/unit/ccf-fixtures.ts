@@ -4,22 +4,13 @@ import { compressEmbedding } from '../../src/lib/artifacts/embedding-codec';
 import type { Artifact, ArtifactDomain, ArtifactKind, ContentId } from '../../src/lib/artifacts/schema';
 import { DEFAULT_EMBEDDER } from '../../src/lib/memory/types';
 import type { NodeId, Vote, VoteValue } from '../../src/lib/ccf/vote';
+import { seededRandom } from '../../src/lib/random/seeded';
 
 export const HOUR = 3_600_000;
 export const T0 = Date.UTC(2025, 5, 1);
 export const DIM = 384;
 
-/** mulberry32: seeded uniform [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seededRandom;
 
 export function gaussianVector(random: () => number, scale = 1): Float64Array {
   const v = new Float64Array(DIM);

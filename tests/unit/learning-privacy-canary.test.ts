@@ -14,20 +14,11 @@
 import { describe, expect, it } from 'vitest';
 import { nameParts } from '../../src/lib/learning/pii-detectors';
 import { projectForSharing, type ProjectionContext } from '../../src/lib/learning/privacy-projection';
+import { seededRandom } from '../../src/lib/random/seeded';
 
 // ---------------------------------------------------------------- seeded generator
 
-/** mulberry32: seeded uniform [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const random = rng(0xc0ffee);
 const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));

@@ -8,22 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { compressedEmbeddingSchema, type CompressedEmbedding } from '../../src/lib/artifacts/schema';
 import { compressEmbedding, embeddingFromJson, embeddingHamming, embeddingScale } from '../../src/lib/artifacts/embedding-codec';
 import { LDP_PUBLIC_SCALE, flipProbabilityFor, projectForSharing, randomisedResponse, type ProjectionContext } from '../../src/lib/learning/privacy-projection';
+import { seededRandom } from '../../src/lib/random/seeded';
 
 const BITS = 384;
 const NOW = Date.UTC(2025, 5, 1, 12);
 const TEXT = 'When a question mixes units, convert everything to SI before computing.';
 
-/** mulberry32: seeded uniform [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function gaussianEmbedding(seed: number): CompressedEmbedding {
   const random = rng(seed);
