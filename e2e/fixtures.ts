@@ -19,7 +19,9 @@ export async function sendMessage(page: Page, text: string): Promise<void> {
   await page.getByRole('textbox', { name: 'Message' }).fill(text);
   await page.getByRole('button', { name: 'Send' }).click();
   await expect(questions).toHaveCount(before + 1);
-  await expect(log(page).getByRole('article', { name: 'Assistant' })).toHaveCount(before + 1);
+  // The reply's article appears once retrieval is done; after a reload that
+  // includes starting the embedder, which takes a while on a loaded machine.
+  await expect(log(page).getByRole('article', { name: 'Assistant' })).toHaveCount(before + 1, { timeout: 60_000 });
 }
 
 export function log(page: Page) {
