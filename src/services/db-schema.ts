@@ -118,6 +118,35 @@ export const SCHEMA_VERSIONS: readonly SchemaVersion[] = [
     },
     note: 'Learning layer: episodes, the experience library and its history, the job queue, sharing state.',
   },
+  {
+    version: 5,
+    date: '2026-11-22',
+    stores: {
+      conversations: 'id, updatedAt',
+      messages: 'id, [conversationId+createdAt], status',
+      settings: 'key',
+      identity: 'id',
+      memories: 'id, status, updatedAt',
+      documents: 'id, addedAt',
+      chunks: 'id, documentId',
+      evidence: 'messageId',
+      audit: 'id, at',
+      episodes: 'id, messageId, updatedAt',
+      experiences: 'id',
+      learningLog: 'id, experienceId, at',
+      jobs: 'id, state, [jobClass+subject]',
+      sharing: 'experienceId, state',
+      // The network this node is a member of (one record, 'current'), with
+      // its key and epoch; the libp2p key for a stable peer id.
+      membership: 'id',
+      // Signed items waiting to be published (survives reloads and offline).
+      outbox: 'id, createdAt',
+      // Every signed artifact and vote held (own and received): the field's
+      // replicated set. time: reconciliation walks it in order.
+      netItems: 'itemId, time',
+    },
+    note: 'Network: membership, the outbox, and the signed items held (artifacts and votes).',
+  },
 ];
 
 function latestOf(versions: readonly SchemaVersion[]): SchemaVersion {

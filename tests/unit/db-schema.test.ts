@@ -19,6 +19,7 @@ const LANDED: Record<number, string> = {
   2: '2026-11-22|conversations=id, updatedAt|messages=id, [conversationId+createdAt], status|settings=key|identity=id|upgrade:no',
   3: '2026-11-22|conversations=id, updatedAt|messages=id, [conversationId+createdAt], status|settings=key|identity=id|memories=id, status, updatedAt|documents=id, addedAt|chunks=id, documentId|evidence=messageId|audit=id, at|upgrade:no',
   4: '2026-11-22|conversations=id, updatedAt|messages=id, [conversationId+createdAt], status|settings=key|identity=id|memories=id, status, updatedAt|documents=id, addedAt|chunks=id, documentId|evidence=messageId|audit=id, at|episodes=id, messageId, updatedAt|experiences=id|learningLog=id, experienceId, at|jobs=id, state, [jobClass+subject]|sharing=experienceId, state|upgrade:no',
+  5: '2026-11-22|conversations=id, updatedAt|messages=id, [conversationId+createdAt], status|settings=key|identity=id|memories=id, status, updatedAt|documents=id, addedAt|chunks=id, documentId|evidence=messageId|audit=id, at|episodes=id, messageId, updatedAt|experiences=id|learningLog=id, experienceId, at|jobs=id, state, [jobClass+subject]|sharing=experienceId, state|membership=id|outbox=id, createdAt|netItems=itemId, time|upgrade:no',
 };
 
 function fingerprint(version: (typeof SCHEMA_VERSIONS)[number]): string {

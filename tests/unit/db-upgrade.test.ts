@@ -133,6 +133,29 @@ const APP_UPGRADE_FIXTURES: Record<number, UpgradeFixture> = {
       expect(await db.table('sharing').where('state').equals('queued').count()).toBe(1);
     },
   },
+  // 2026-11-22: the network tables appear, empty; the learning layer's
+  // tables and everything before them are untouched.
+  5: {
+    seed: {
+      conversations: [{ id: 'c1', title: 'Kept', systemPrompt: '', createdAt: 1, updatedAt: 2 }],
+      identity: [{ id: 'node', nodeId: 'ab', publicKey: new Uint8Array(32).fill(1), createdAt: 5, custody: 'raw-bytes', privateKey: new Uint8Array(32).fill(2) }],
+      experiences: [{ id: 'x1', text: 'When adding fractions, find a common denominator' }],
+      sharing: [{ experienceId: 'x1', state: 'queued' }],
+      jobs: [{ id: 'j1', state: 'queued', jobClass: 'rollouts', subject: 'e1' }],
+    },
+    async verify(db) {
+      expect(await db.table('conversations').get('c1')).toMatchObject({ title: 'Kept' });
+      expect(Array.from((await db.table('identity').get('node')).privateKey as Uint8Array)).toEqual(new Array(32).fill(2));
+      expect(await db.table('experiences').get('x1')).toMatchObject({ text: 'When adding fractions, find a common denominator' });
+      expect(await db.table('sharing').where('state').equals('queued').count()).toBe(1);
+      expect(await db.table('jobs').where('state').equals('queued').count()).toBe(1);
+      for (const table of ['membership', 'outbox', 'netItems']) expect(await db.table(table).count(), table).toBe(0);
+      await db.table('outbox').add({ id: 'o1', createdAt: 3 });
+      expect(await db.table('outbox').orderBy('createdAt').first()).toMatchObject({ id: 'o1' });
+      await db.table('netItems').add({ itemId: 'i1', time: 7 });
+      expect(await db.table('netItems').where('time').above(5).count()).toBe(1);
+    },
+  },
 };
 
 /** Seeds a database at version `target - 1`, opens it with the app's factory at `target`, runs the fixture's checks. */

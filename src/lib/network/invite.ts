@@ -34,6 +34,9 @@ export const INVITE_CLOCK_SKEW_MS = 10 * 60_000;
 
 const bytesField = (n: number) => z.string().regex(base64UrlPattern(n)).refine(isBase64Url, 'not canonical base64url');
 
+/** A libp2p peer id in its base58 text form. */
+export const PEER_ID_PATTERN = /^[1-9A-HJ-NP-Za-km-z]{40,64}$/;
+
 export const inviteSchema = z
   .strictObject({
     v: z.literal(INVITE_VERSION),
@@ -47,6 +50,8 @@ export const inviteSchema = z
       nodeId: nodeIdSchema,
       publicKey: bytesField(PUBLIC_KEY_BYTES),
       displayName: labelSchema.optional(),
+      /** The inviter's transport (libp2p) peer id: the joiner's first contact through the relays. */
+      peerId: z.string().regex(PEER_ID_PATTERN, 'peerId must be a libp2p peer id (base58)').optional(),
     }),
     createdAt: z.int().min(0).max(MAX_TIME_MS),
     expiresAt: z.int().min(0).max(MAX_TIME_MS),
@@ -63,7 +68,7 @@ export interface Invite {
   networkKey: Uint8Array;
   epoch: number;
   relays: string[];
-  inviter: { nodeId: NodeId; publicKey: Uint8Array; displayName?: string };
+  inviter: { nodeId: NodeId; publicKey: Uint8Array; displayName?: string; peerId?: string };
   createdAt: number;
   expiresAt: number;
 }
@@ -88,6 +93,8 @@ export interface CreateInviteOptions {
   relays: readonly string[];
   inviter: SigningIdentity;
   inviterName?: string;
+  /** The inviter's transport peer id, for the joiner's first dial. */
+  inviterPeerId?: string;
   now: number;
   lifetimeMs?: number;
 }
@@ -106,6 +113,7 @@ export async function createInvite(options: CreateInviteOptions): Promise<{ url:
       nodeId: options.inviter.nodeId,
       publicKey: toBase64Url(options.inviter.publicKey),
       ...(options.inviterName === undefined ? {} : { displayName: options.inviterName }),
+      ...(options.inviterPeerId === undefined ? {} : { peerId: options.inviterPeerId }),
     },
     createdAt: options.now,
     expiresAt: options.now + lifetime,
@@ -180,6 +188,7 @@ function parse(url: string, now: number): InviteParseResult {
         nodeId: invite.inviter.nodeId,
         publicKey,
         ...(invite.inviter.displayName === undefined ? {} : { displayName: invite.inviter.displayName }),
+        ...(invite.inviter.peerId === undefined ? {} : { peerId: invite.inviter.peerId }),
       },
       createdAt: invite.createdAt,
       expiresAt: invite.expiresAt,
