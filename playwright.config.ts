@@ -8,6 +8,8 @@ import { defineConfig } from '@playwright/test';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PORT = Number(process.env.E2E_PORT ?? 4319);
+/** The network relay the app's deploy config names (started beside the app by scripts/start.mjs). */
+export const RELAY_PORT = PORT + 10;
 
 export default defineConfig({
   testDir: 'e2e',
@@ -24,7 +26,8 @@ export default defineConfig({
     serviceWorkers: 'allow',
   },
   webServer: {
-    command: `npx vite build --logLevel warn && npx vite preview --port ${PORT} --strictPort`,
+    // The app and, beside it, the real relay (its address goes into /h3lix.config.json).
+    command: `npx vite build --logLevel warn && npx node scripts/start.mjs`,
     url: `http://127.0.0.1:${PORT}/`,
     reuseExistingServer: false,
     timeout: 240_000,
@@ -33,6 +36,11 @@ export default defineConfig({
       H3LIX_DEFAULT_MODEL: 'fixtures/random-smollm2-chat',
       H3LIX_AUTOLOAD: '1',
       H3LIX_EMBEDDER: 'fixtures/lexical-minilm-384',
+      PORT: String(PORT),
+      RELAY_PORT: String(RELAY_PORT),
+      RELAY_HTTP_PORT: String(RELAY_PORT + 1),
+      RELAY_KEY_FILE: 'node_modules/.cache/h3lix-e2e-relay.key',
+      RELAY_LOG_LEVEL: 'warn',
     },
   },
 });

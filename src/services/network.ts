@@ -11,7 +11,6 @@
  * Nothing received here reaches the UI as HTML or triggers an action: items
  * are data for the Collective Context Field.
  */
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import type { Artifact } from '../lib/artifacts/schema';
 import { DropCounters, type DropCounts } from '../lib/network/drop-counters';
 import { fromBase64Url, toBase64Url } from '../lib/network/encoding';
@@ -28,7 +27,9 @@ import { signArtifact, verifyItem, type VerifiedItem } from '../lib/network/sign
 import type { SigningIdentity } from '../lib/network/signing';
 import { networkTopics, topicForType } from '../lib/network/topics';
 import type { H3lixDatabase } from './db';
-import { createP2PNode, decodeAnnouncement, encodeAnnouncement, type P2PNode, type P2PNodeOptions, type P2PPeer, type P2PStatus, type P2PTraffic } from './p2p';
+// The transport (libp2p, large) is loaded only when this device is in a network.
+import type { createP2PNode, P2PNode, P2PNodeOptions, P2PPeer, P2PStatus, P2PTraffic } from './p2p';
+type P2PModule = typeof import('./p2p');
 
 /** The one membership record. */
 export interface Membership {
@@ -135,6 +136,7 @@ export class NetworkService {
   /** libp2p peer id → what its presence announce said. */
   #members = new Map<string, { nodeId: string; displayName: string | null; exchangeKey: Uint8Array }>();
   #unsubscribe: (() => void)[] = [];
+  #p2p: P2PModule | null = null;
 
   constructor(deps: NetworkDeps) {
     this.#deps = deps;
@@ -265,7 +267,9 @@ export class NetworkService {
     if (!m || this.#node) return;
     this.#keyring = new Keyring(m.epoch, await deriveEnvelopeKey(subtle(), m.networkKey, m.networkId, m.epoch));
     const topics = networkTopics(m.networkId);
-    const create = this.#deps.createNode ?? createP2PNode;
+    const p2p = (this.#p2p ??= await import('./p2p'));
+    const { generateKeyPairFromSeed } = await import('@libp2p/crypto/keys');
+    const create = this.#deps.createNode ?? p2p.createP2PNode;
     const loopback = m.relays.some((r) => /\/(ip4\/127\.|ip6\/::1|dns4?\/localhost)/.test(r));
     const node = create({
       relays: m.relays,
@@ -527,7 +531,7 @@ export class NetworkService {
     const m = this.#require();
     // Our own transport's announcement: its addresses go into the presence announce.
     const own = this.#node?.peerId;
-    const decoded = own ? decodeAnnouncement(payload, own) : null;
+    const decoded = own && this.#p2p ? this.#p2p.decodeAnnouncement(payload, own) : null;
     const addrs = decoded?.ok ? decoded.value.addrs : [];
     const name = this.#deps.displayName().trim().slice(0, 64);
     const bytes = await sealEnvelope(
@@ -542,7 +546,7 @@ export class NetworkService {
     if (!message || message.type !== 'announce') return null;
     await this.#onAnnounce(message, from);
     if (message.announce.kind !== 'presence') return null;
-    return encodeAnnouncement({ peer: from, addrs: message.announce.addrs, known: [], ts: message.sentAt });
+    return this.#p2p ? this.#p2p.encodeAnnouncement({ peer: from, addrs: message.announce.addrs, known: [], ts: message.sentAt }) : null;
   }
 
   async #saveMembership(m: Membership): Promise<void> {

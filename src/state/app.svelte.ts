@@ -35,6 +35,8 @@ import { extractPdfText } from '../services/pdf-text';
 import { DEFAULT_EMBEDDER } from '../lib/memory/types';
 import type { ModelSource } from '../lib/engine/contract';
 import { LearningState } from './learning.svelte';
+import { NetworkState } from './network.svelte';
+import { NetworkService } from '../services/network';
 import { runVerifier, inferVerifier } from '../lib/learning/verifiers';
 import { validateCandidate, validateForSharing } from '../lib/learning/validation';
 import { privateTermsFrom } from '../lib/learning/private-terms';
@@ -80,6 +82,7 @@ export class AppState {
   readonly actions: ActionsState;
   readonly memory: MemoryState;
   readonly learning: LearningState;
+  readonly network: NetworkState;
 
   #db: H3lixDatabase | null = null;
   #embedder: EmbedderClient | null = null;
@@ -188,10 +191,22 @@ export class AppState {
         origin === 'person' ? this.actions.run('share-artifact', { artifactId: id }) : this.actions.runAutomatically('share-artifact', { artifactId: id }),
       locks: typeof navigator !== 'undefined' && 'locks' in navigator ? navigator.locks : null,
       savePaused: (paused) => repo.setSetting(this.#requireDb(), 'learningPaused', paused),
+      publish: (artifact) => this.network.share(artifact),
       now,
       newId,
     });
     this.chat.setConditioning(this.learning.conditioning());
+    let identity: Promise<import('../services/identity').NodeIdentity> | null = null;
+    const networkService = new NetworkService({
+      db: () => this.#requireDb(),
+      identity: () => (identity ??= loadOrCreateIdentity(this.#requireDb(), now)),
+      displayName: () => this.profile.profile.profileName,
+      now,
+      defaultRelays: () => this.deployConfig.relays ?? [],
+      onChange: () => this.network.changed(),
+    });
+    this.network = new NetworkState(networkService, () => `${location.origin}/`);
+    this.network.onMember = () => this.learning.publishQueued();
     this.actions = new ActionsState(
       {
         loadPolicies: () => repo.getSetting(this.#requireDb(), 'actionPolicies'),
@@ -352,6 +367,23 @@ export class AppState {
       this.#pokeLearningWhenFree();
     } catch (err) {
       this.learning.message = `Learning is unavailable: ${err instanceof Error ? err.message : String(err)}`;
+    }
+
+    // The network: reconnect when this device is a member; an invite link in the address bar is shown, never followed blindly.
+    const openInvite = async (): Promise<void> => {
+      if (!/#join=/.test(location.hash)) return;
+      await this.network.openFromLocation(location.href);
+      // The link holds the network key: keep it out of the address bar and history.
+      history.replaceState(null, '', location.pathname + location.search);
+    };
+    // An invite opened in a tab where H3LIX already runs changes only the fragment.
+    addEventListener('hashchange', () => void openInvite());
+    try {
+      await this.network.load();
+      await openInvite();
+      if (this.network.member) await this.learning.publishQueued();
+    } catch (err) {
+      this.network.message = `The network is unavailable: ${err instanceof Error ? err.message : String(err)}`;
     }
 
     // Load without asking only what the person loaded before (it is cached),

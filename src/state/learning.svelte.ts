@@ -25,8 +25,8 @@ import type { ProjectionContext } from '../lib/learning/privacy-projection';
 import { buildShareableArtifact, type SharingCheck, type SharingPolicy } from '../lib/learning/sharing';
 import type { Verifier } from '../lib/learning/verifiers';
 import { checkFromInput, type CheckKind } from '../lib/learning/check-input';
-import type { CompressedEmbedding } from '../lib/artifacts/schema';
-import { canonicalJson } from '../lib/artifacts/canonical';
+import type { Artifact, CompressedEmbedding } from '../lib/artifacts/schema';
+import { canonicalJson, parseArtifact } from '../lib/artifacts/canonical';
 import type { Job } from '../lib/jobs/job';
 import type { H3lixDatabase } from '../services/db';
 import { enqueueJob, jobsFor, listJobs } from '../services/job-queue';
@@ -60,6 +60,8 @@ export interface LearningDeps {
   runAction: (experienceId: string, origin: 'person' | 'policy') => Promise<ActionResult>;
   locks: LockManager | null;
   savePaused: (paused: boolean) => Promise<void>;
+  /** Hands an artifact to the network; null when this device is in no network (it then waits here). */
+  publish: (artifact: Artifact) => Promise<{ sent: boolean } | null>;
   now: () => number;
   newId: () => string;
 }
@@ -505,7 +507,45 @@ export class LearningState {
       ),
     );
     const ldp = built.ldp ? `, embedding bits randomised with ε = ${built.ldp.epsilonPerBit} per bit` : '';
-    return `Queued for your network (${built.bytes} bytes, privacy-filtered${ldp}).`;
+    const handed = await this.#publishQueued();
+    return handed > 0
+      ? `Shared with your network (${built.bytes} bytes, privacy-filtered${ldp}).`
+      : `Queued for your network (${built.bytes} bytes, privacy-filtered${ldp}); it is sent once you are in a network.`;
+  }
+
+  /** Artifacts queued while this device was in no network go out now (after a join, at startup). */
+  async publishQueued(): Promise<number> {
+    try {
+      return await this.#publishQueued();
+    } finally {
+      await this.load();
+    }
+  }
+
+  async #publishQueued(): Promise<number> {
+    const db = this.#deps.db();
+    let handed = 0;
+    for (const record of await learningRepo.listSharing(db)) {
+      if (record.state !== 'queued' || !record.artifact) continue;
+      const parsed = (() => {
+        try {
+          return parseArtifact(record.artifact);
+        } catch {
+          return null;
+        }
+      })();
+      if (!parsed) continue;
+      const result = await this.#deps.publish(parsed.artifact);
+      if (!result) return handed;
+      handed++;
+      await learningRepo.putSharing(db, {
+        ...record,
+        state: 'shared',
+        reason: result.sent ? 'Sent to your network.' : 'In the network outbox: it goes out when a member is online.',
+        updatedAt: this.#deps.now(),
+      });
+    }
+    return handed;
   }
 
   #sharingLog(experience: Experience, reason: string): LearningLogEntry {
