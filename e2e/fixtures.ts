@@ -35,3 +35,23 @@ export async function waitForReply(page: Page): Promise<void> {
   await expect(log(page).locator('article[aria-busy="true"]')).toHaveCount(0, { timeout: 120_000 });
   await expect(page.getByRole('button', { name: 'Send' })).toBeVisible();
 }
+
+/** A lesson from a correction, shared through the execution layer (the policy asks; the person confirms). */
+export async function shareLesson(page: Page, question: string, correction: string, lessonText: string) {
+  await sendMessage(page, question);
+  await waitForReply(page);
+  const answer = log(page).getByRole('article', { name: 'Assistant' }).last();
+  await answer.getByRole('button', { name: 'Correct' }).click();
+  await answer.getByRole('textbox', { name: 'Corrected answer' }).fill(correction);
+  await answer.getByRole('button', { name: 'Save correction' }).click();
+  await answer.getByRole('textbox', { name: 'Lesson' }).fill(lessonText);
+  await answer.getByRole('combobox', { name: 'Lesson domain' }).selectOption('math');
+  await answer.getByRole('button', { name: 'Save lesson' }).click();
+  await page.getByRole('button', { name: 'Learning', exact: true }).click();
+  const learning = page.getByRole('dialog', { name: 'Learning' });
+  await learning.getByRole('button', { name: `Share: ${lessonText}` }).click();
+  const confirm = page.getByRole('alertdialog', { name: 'Share with the network?' });
+  await confirm.getByRole('button', { name: 'Share with the network' }).click();
+  await expect(learning.getByRole('listitem', { name: lessonText })).toContainText('Shared');
+  await learning.getByRole('button', { name: 'Close learning' }).click();
+}

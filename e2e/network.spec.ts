@@ -7,7 +7,7 @@
  */
 import { chromium, expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { CHROMIUM } from '../playwright.config';
-import { log, openReady, sendMessage, waitForReply } from './fixtures';
+import { openReady, shareLesson } from './fixtures';
 
 const BASE = `http://127.0.0.1:${Number(process.env.E2E_PORT ?? 4319)}`;
 
@@ -33,26 +33,6 @@ async function openNetwork(page: Page) {
 
 async function closeNetwork(page: Page) {
   await page.getByRole('button', { name: 'Close network' }).click();
-}
-
-/** A lesson from a correction, shared through the execution layer (the policy asks; the person confirms). */
-async function shareLesson(page: Page, question: string, correction: string, lessonText: string) {
-  await sendMessage(page, question);
-  await waitForReply(page);
-  const answer = log(page).getByRole('article', { name: 'Assistant' }).last();
-  await answer.getByRole('button', { name: 'Correct' }).click();
-  await answer.getByRole('textbox', { name: 'Corrected answer' }).fill(correction);
-  await answer.getByRole('button', { name: 'Save correction' }).click();
-  await answer.getByRole('textbox', { name: 'Lesson' }).fill(lessonText);
-  await answer.getByRole('combobox', { name: 'Lesson domain' }).selectOption('math');
-  await answer.getByRole('button', { name: 'Save lesson' }).click();
-  await page.getByRole('button', { name: 'Learning', exact: true }).click();
-  const learning = page.getByRole('dialog', { name: 'Learning' });
-  await learning.getByRole('button', { name: `Share: ${lessonText}` }).click();
-  const confirm = page.getByRole('alertdialog', { name: 'Share with the network?' });
-  await confirm.getByRole('button', { name: 'Share with the network' }).click();
-  await expect(learning.getByRole('listitem', { name: lessonText })).toContainText('Shared');
-  await learning.getByRole('button', { name: 'Close learning' }).click();
 }
 
 async function expectArtifacts(page: Page, n: number) {
@@ -106,13 +86,13 @@ test('three browsers join by invite link, see each other, and exchange artifacts
     }
 
     // A shares a lesson: it reaches B and C.
-    await shareLesson(a.page, 'What is 17 * 23?', '391', 'When multiplying two-digit numbers, split one factor into tens and units: 17 * 23 = 17 * 20 + 17 * 3');
+    await shareLesson(a.page, 'What is 17 * 23?', '391', 'When multiplying two-digit numbers, split one factor into tens and units and add the partial products');
     await expectArtifacts(b.page, 1);
     await expectArtifacts(c.page, 1);
 
     // C's tab closes; A shares another; C comes back and catches up.
     await c.page.close();
-    await shareLesson(a.page, 'What is 45 * 5?', '225', 'When multiplying by 5, multiply by 10 and halve the result: 45 * 5 = 450 / 2');
+    await shareLesson(a.page, 'What is 45 * 5?', '225', 'When multiplying by five, multiply by ten and halve the result');
     await expectArtifacts(b.page, 2);
     c.page = await c.context.newPage();
     await openReady(c.page);
