@@ -29,7 +29,7 @@ import { networkTopics, topicForType } from '../lib/network/topics';
 import type { H3lixDatabase } from './db';
 // The transport (libp2p, large) is loaded only when this device is in a network.
 import type { createP2PNode, P2PNode, P2PNodeOptions, P2PPeer, P2PStatus, P2PTraffic } from './p2p';
-type P2PModule = typeof import('./p2p');
+type P2PModule = typeof import('./p2p/index.ts');
 
 /** The one membership record. */
 export interface Membership {
@@ -155,9 +155,12 @@ export class NetworkService {
   // Membership
 
   /** A new network with this node as its first member. */
-  async create(name: string): Promise<Membership> {
-    const relays = this.#deps.defaultRelays();
-    if (relays.length === 0) throw new Error('No relay is configured for this deployment, so no network can be created here.');
+  async create(name: string, customRelays: readonly string[] = []): Promise<Membership> {
+    const custom = customRelays.map((r) => r.trim()).filter(Boolean);
+    const bad = custom.find((r) => !/^\/(ip4|ip6|dns4?|dns6)\/[^\s/]+\/tcp\/\d+\/(ws|wss|tls\/ws)\/p2p\/[1-9A-HJ-NP-Za-km-z]{40,64}$/.test(r));
+    if (bad) throw new Error(`"${bad.slice(0, 80)}" is not a relay address (expected something like /dns4/relay.example/tcp/443/wss/p2p/12D3Koo…).`);
+    const relays = custom.length > 0 ? custom.slice(0, 8) : this.#deps.defaultRelays();
+    if (relays.length === 0) throw new Error('No relay is configured for this deployment: enter a relay address to create a network.');
     const exchange = createExchangeKeyPair(randomBytes);
     const membership: Membership = {
       id: 'current',
@@ -267,7 +270,7 @@ export class NetworkService {
     if (!m || this.#node) return;
     this.#keyring = new Keyring(m.epoch, await deriveEnvelopeKey(subtle(), m.networkKey, m.networkId, m.epoch));
     const topics = networkTopics(m.networkId);
-    const p2p = (this.#p2p ??= await import('./p2p'));
+    const p2p = (this.#p2p ??= await import('./p2p/index.ts'));
     const { generateKeyPairFromSeed } = await import('@libp2p/crypto/keys');
     const create = this.#deps.createNode ?? p2p.createP2PNode;
     const loopback = m.relays.some((r) => /\/(ip4\/127\.|ip6\/::1|dns4?\/localhost)/.test(r));
@@ -357,8 +360,33 @@ export class NetworkService {
     return { itemId: verified.itemId, sent: sent > 0 };
   }
 
-  /** Publishes what waits in the outbox to the peers present; returns how many went out. */
-  async flush(): Promise<number> {
+  #flushing: Promise<number> | null = null;
+  #flushAgain = false;
+
+  /**
+   * Publishes what waits in the outbox to the peers present; returns how many
+   * went out. One flush at a time (a share, a peer joining and a reservation
+   * can all ask at once): a second publish of the same entry would go out as
+   * different bytes (a fresh nonce) that gossip cannot deduplicate.
+   */
+  flush(): Promise<number> {
+    if (this.#flushing) {
+      this.#flushAgain = true;
+      return this.#flushing;
+    }
+    const run = async (): Promise<number> => {
+      let total = 0;
+      do {
+        this.#flushAgain = false;
+        total += await this.#flushOnce();
+      } while (this.#flushAgain);
+      return total;
+    };
+    this.#flushing = run().finally(() => (this.#flushing = null));
+    return this.#flushing;
+  }
+
+  async #flushOnce(): Promise<number> {
     const node = this.#node;
     if (!node || !this.#keyring || node.peers().length === 0) return 0;
     const db = this.#deps.db();

@@ -78,10 +78,10 @@ export class NetworkState {
   }
 
   /** A link for someone to join; creates the network first when this device is in none. */
-  async createInvite(networkName: string): Promise<void> {
+  async createInvite(networkName: string, relay = ''): Promise<void> {
     await this.#busy(async () => {
       if (!this.#service.membership) {
-        await this.#service.create(networkName);
+        await this.#service.create(networkName, relay.trim() ? [relay] : []);
         void this.onMember();
       }
       const url = await this.#service.inviteLink(this.#appUrl());

@@ -125,7 +125,8 @@ describe('P2P transport with the real relay', () => {
     console.info(`[p2p] reservations back ${recovered} ms after the relay restarted; A went through ${seen.join(' -> ')}`);
     expect(recovered).toBeLessThan(15_000);
     expect(seen[0]).toBe('degraded'); // the direct WebRTC links outlive the relay
-    expect(fullyConnected(all)).toBe(true);
+    // On a loaded machine a link can miss its pings while the relay is away: it must come back by itself.
+    await waitFor(() => fullyConnected(all), 'all three connected again', 15_000);
     expect(a.relays()[0]).toMatchObject({ connected: true, reserved: true, failures: 0 });
 
     // Gossip still flows, and a newcomer can reach the members through the new reservations.
