@@ -11,7 +11,7 @@
  * Nothing received here reaches the UI as HTML or triggers an action: items
  * are data for the Collective Context Field.
  */
-import type { Artifact } from '../lib/artifacts/schema';
+import type { Artifact, ContentId } from '../lib/artifacts/schema';
 import { DropCounters, type DropCounts } from '../lib/network/drop-counters';
 import { fromBase64Url, toBase64Url } from '../lib/network/encoding';
 import { sealEnvelope } from '../lib/network/envelope';
@@ -23,7 +23,8 @@ import { openEnvelope, type InboundMessage } from '../lib/network/open-envelope'
 import { RateLimiter } from '../lib/network/rate-limiter';
 import { answerSyncRequest, planSyncRequests } from '../lib/network/reconciliation';
 import { ReplayGuard } from '../lib/network/replay-guard';
-import { signArtifact, verifyItem, type VerifiedItem } from '../lib/network/signed-item';
+import { signArtifact, signVote, verifyItem, type VerifiedItem } from '../lib/network/signed-item';
+import type { Vote } from '../lib/ccf/vote';
 import type { SigningIdentity } from '../lib/network/signing';
 import { networkTopics, topicForType } from '../lib/network/topics';
 import type { H3lixDatabase } from './db';
@@ -351,9 +352,19 @@ export class NetworkService {
   // Sending
 
   /** Signs an artifact, keeps it, and publishes it (or leaves it in the outbox until peers are there). */
-  async shareArtifact(artifact: Artifact): Promise<{ itemId: string; sent: boolean }> {
+  async shareArtifact(artifact: Artifact): Promise<{ itemId: string; contentId: ContentId | null; sent: boolean }> {
     const m = this.#require();
     const verified = await signArtifact(m.networkId, artifact, await this.#deps.identity());
+    await this.#store(verified, 'self');
+    await this.#deps.db().table<OutboxEntry, string>('outbox').put({ id: verified.itemId, createdAt: this.#deps.now(), itemId: verified.itemId, attempts: 0 });
+    const sent = await this.flush();
+    return { itemId: verified.itemId, contentId: verified.kind === 'artifact' ? verified.contentId : null, sent: sent > 0 };
+  }
+
+  /** Signs a vote on an artifact, keeps it, and publishes it like an artifact (the field's voting uses this). */
+  async castVote(vote: Vote): Promise<{ itemId: string; sent: boolean }> {
+    const m = this.#require();
+    const verified = await signVote(m.networkId, vote, await this.#deps.identity());
     await this.#store(verified, 'self');
     await this.#deps.db().table<OutboxEntry, string>('outbox').put({ id: verified.itemId, createdAt: this.#deps.now(), itemId: verified.itemId, attempts: 0 });
     const sent = await this.flush();

@@ -104,6 +104,10 @@ describe('network member', () => {
     expect(first.sent).toBe(true);
     await waitFor(async () => (await artifactsOf(b)) === 1 && (await artifactsOf(c)) === 1, 'B and C hold the artifact', 20_000);
 
+    // B votes on it: the signed vote reaches A and C.
+    await b.net.castVote({ schemaVersion: 1, artifactId: first.contentId!, voter: (await loadOrCreateIdentity(b.db, Date.now)).nodeId, value: 'endorse', confidence: 0.8, at: Date.now() });
+    await waitFor(async () => (await a.net.snapshot()).items.votes === 1 && (await c.net.snapshot()).items.votes === 1, 'A and C hold the vote', 20_000);
+
     // C goes offline; A shares two more; C comes back and catches up.
     await c.net.stop();
     await a.net.shareArtifact(artifact('When multiplying by 5, multiply by 10 and halve the result'));
