@@ -18,8 +18,7 @@ import { createNetworkKey, deriveEnvelopeKey } from '../src/lib/network/network-
 import { signArtifact } from '../src/lib/network/signed-item';
 import { nodeIdOf, type SigningIdentity } from '../src/lib/network/signing';
 import { topicForType } from '../src/lib/network/topics';
-import { createExperience } from '../src/lib/learning/experience';
-import { buildShareableArtifact } from '../src/lib/learning/sharing';
+import { testArtifact as artifact } from '../tests/unit/test-artifact';
 
 const BASE = `http://127.0.0.1:${Number(process.env.E2E_PORT ?? 4319)}`;
 const randomBytes = (n: number) => crypto.getRandomValues(new Uint8Array(n));
@@ -32,16 +31,6 @@ function identity(): SigningIdentity {
   return { nodeId: nodeIdOf(publicKey), publicKey, sign: async (bytes) => ed25519.sign(bytes, secret) };
 }
 
-function artifact(text: string) {
-  const experience = createExperience({ id: `h${Math.random().toString(36).slice(2, 10)}`, text, domain: 'math', confidence: 0.9, episodeIds: [], now: Date.now() });
-  const built = buildShareableArtifact(
-    { experience, kind: 'strategy', evidence: { groupSize: 4, rewardSpread: 0.5 }, embedderId: 'fixtures/lexical-minilm-384' },
-    () => ({ ok: true }),
-    { privateVocabulary: [], now: Date.now(), random: Math.random },
-  );
-  if (!built.ok) throw new Error(built.reason);
-  return built.artifact;
-}
 
 async function launch(): Promise<{ browser: Browser; page: Page }> {
   const browser = await chromium.launch({ executablePath: CHROMIUM });

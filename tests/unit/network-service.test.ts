@@ -11,14 +11,12 @@ import { indexedDB, IDBKeyRange } from 'fake-indexeddb';
 import { openDatabase, type H3lixDatabase } from '../../src/services/db';
 import { loadOrCreateIdentity } from '../../src/services/identity';
 import { NetworkService } from '../../src/services/network';
-import { createExperience } from '../../src/lib/learning/experience';
-import { buildShareableArtifact } from '../../src/lib/learning/sharing';
 import { sealEnvelope } from '../../src/lib/network/envelope';
 import { createNetworkKey, deriveEnvelopeKey } from '../../src/lib/network/network-key';
 import { signArtifact } from '../../src/lib/network/signed-item';
 import { topicForType } from '../../src/lib/network/topics';
 import { startTestRelay, testNode, waitFor, type TestRelay } from './p2p-helpers';
-import type { Artifact } from '../../src/lib/artifacts/schema';
+import { testArtifact as artifact } from './test-artifact';
 
 const FAST = {
   rtcConfiguration: { iceServers: [] },
@@ -48,16 +46,6 @@ async function member(name: string, relay: TestRelay): Promise<Member> {
   return { name, db, net };
 }
 
-function artifact(text: string): Artifact {
-  const experience = createExperience({ id: `x${Math.random().toString(36).slice(2, 8)}`, text, domain: 'math', confidence: 0.9, episodeIds: [], now: Date.now() });
-  const built = buildShareableArtifact(
-    { experience, kind: 'strategy', evidence: { groupSize: 4, rewardSpread: 0.5 }, embedderId: 'fixtures/lexical-minilm-384' },
-    () => ({ ok: true }),
-    { privateVocabulary: [], now: Date.now(), random: Math.random },
-  );
-  if (!built.ok) throw new Error(built.reason);
-  return built.artifact;
-}
 
 const artifactsOf = async (m: Member) => (await m.net.snapshot()).items.artifacts;
 
