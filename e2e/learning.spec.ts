@@ -146,3 +146,34 @@ test('unit tests attached to an answer run in the code sandbox and score the gro
   await expect(entry.locator('pre')).toContainText('your correction: 1.00');
   await expect(entry.locator('pre')).toContainText('the answer you saw: 0.00');
 });
+
+test('downloads privacy-checked fine-tuning data built from corrections', async ({ page }) => {
+  test.setTimeout(180_000);
+  await openReady(page);
+  const correct = async (question: string, correction: string) => {
+    await sendMessage(page, question);
+    await waitForReply(page);
+    const answer = log(page).getByRole('article', { name: 'Assistant' }).last();
+    await answer.getByRole('button', { name: 'Correct' }).click();
+    await answer.getByRole('textbox', { name: 'Corrected answer' }).fill(correction);
+    await answer.getByRole('button', { name: 'Save correction' }).click();
+    await answer.getByRole('button', { name: 'Discard lesson' }).click();
+  };
+  await correct('What is 17 * 23?', 'It is 391.');
+  // A secret in the conversation: that example must not be in the file.
+  await correct('My password is hunter2-Xq9!zz, is it strong?', 'No: it is short and mixes a common word with a few symbols.');
+
+  const learning = await openLearning(page);
+  const download = page.waitForEvent('download');
+  await learning.getByRole('button', { name: 'Download fine-tuning data' }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toMatch(/^h3lix-finetune-\d{4}-\d{2}-\d{2}\.jsonl$/);
+  const text = await (await import('node:fs/promises')).readFile((await file.path())!, 'utf8');
+  const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { messages: { role: string; content: string }[]; metadata: { source: string } });
+  expect(lines).toHaveLength(1);
+  expect(lines[0]!.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant']);
+  expect(lines[0]!.messages[2]!.content).toBe('It is 391.');
+  expect(lines[0]!.metadata.source).toBe('correction');
+  expect(text).not.toContain('hunter2');
+  await expect(learning.getByRole('status')).toContainText('1 example from 2 episodes');
+});

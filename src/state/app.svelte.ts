@@ -192,6 +192,7 @@ export class AppState {
       locks: typeof navigator !== 'undefined' && 'locks' in navigator ? navigator.locks : null,
       savePaused: (paused) => repo.setSetting(this.#requireDb(), 'learningPaused', paused),
       publish: (artifact) => this.network.share(artifact),
+      download: downloadText,
       now,
       newId,
     });

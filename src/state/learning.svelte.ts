@@ -20,6 +20,8 @@ import { createExperience, parseExperienceText, type Experience, type Experience
 import { entriesOfStep, evidenceFor, type LearningLogEntry } from '../lib/learning/learning-log';
 import { draftLesson } from '../lib/learning/lesson';
 import { initialConfidence } from '../lib/learning/library-merge';
+import { exportFinetuneDataset } from '../lib/learning/finetune-export';
+import type { PrivateTermInput } from '../lib/learning/pii-detectors';
 import { learnFromEpisode, type CandidateValidator, type LearnOutcome, type LearnProgress, type VerifyAnswer } from '../lib/learning/pipeline';
 import type { ProjectionContext } from '../lib/learning/privacy-projection';
 import { buildShareableArtifact, type SharingCheck, type SharingPolicy } from '../lib/learning/sharing';
@@ -60,6 +62,8 @@ export interface LearningDeps {
   runAction: (experienceId: string, origin: 'person' | 'policy') => Promise<ActionResult>;
   locks: LockManager | null;
   savePaused: (paused: boolean) => Promise<void>;
+  /** Saves a file on this device (a download). */
+  download: (name: string, text: string, type: string) => void;
   /** Hands an artifact to the network; null when this device is in no network (it then waits here). */
   publish: (artifact: Artifact) => Promise<{ sent: boolean } | null>;
   now: () => number;
@@ -72,6 +76,9 @@ export interface LessonDraft {
   text: string;
   domain: ExperienceDomain;
 }
+
+/** Most recent episodes the fine-tuning export looks at. */
+const MAX_EXPORT_EPISODES = 5_000;
 
 /** How long a rollout waits after the signal that queued it (a correction usually follows a thumbs-down within seconds). */
 export const ROLLOUT_SETTLE_MS = 10_000;
@@ -511,6 +518,49 @@ export class LearningState {
     return handed > 0
       ? `Shared with your network (${built.bytes} bytes, privacy-filtered${ldp}).`
       : `Queued for your network (${built.bytes} bytes, privacy-filtered${ldp}); it is sent once you are in a network.`;
+  }
+
+  /**
+   * The fine-tuning dataset (JSONL in chat format, with provenance): the
+   * person's corrections and the answers they approved or a check passed,
+   * privacy-checked (secrets drop a line, personal data is replaced).
+   * Checks are re-run here on the stored answers; code checks in the sandbox.
+   */
+  async fineTuningData(): Promise<{ jsonl: string; summary: string } | null> {
+    try {
+      const db = this.#deps.db();
+      const episodes = await learningRepo.listEpisodes(db, MAX_EXPORT_EPISODES);
+      const checks = new Map<string, boolean>();
+      for (const e of episodes) {
+        if (!e.verifier) continue;
+        const result = await this.#deps.verify(e.verifier, e.answer).catch(() => null);
+        if (result) checks.set(e.id, result.score >= 1);
+      }
+      const { jsonl, report } = exportFinetuneDataset({
+        episodes,
+        experiences: await learningRepo.listExperiences(db),
+        checks,
+        privateVocabulary: this.#deps.projection().privateVocabulary as readonly PrivateTermInput[],
+      });
+      const dropped = Object.entries(report.dropped).filter(([, n]) => n > 0).map(([reason, n]) => `${n} ${reason}`);
+      const redactions = Object.values(report.redactions).reduce((a, b) => a + b, 0);
+      const summary =
+        `${report.written} example${report.written === 1 ? '' : 's'} from ${report.considered} episode${report.considered === 1 ? '' : 's'}` +
+        (dropped.length ? `; left out: ${dropped.join(', ')}` : '') +
+        (redactions ? `; ${redactions} private detail${redactions === 1 ? '' : 's'} replaced` : '') +
+        '.';
+      this.message = `Fine-tuning data: ${summary}`;
+      return { jsonl, summary };
+    } catch (err) {
+      this.message = `Could not build the fine-tuning data: ${describe(err)}`;
+      return null;
+    }
+  }
+
+  /** Builds the fine-tuning data and saves it as a file on this device. */
+  async downloadFineTuningData(): Promise<void> {
+    const data = await this.fineTuningData();
+    if (data) this.#deps.download(`h3lix-finetune-${new Date(this.#deps.now()).toISOString().slice(0, 10)}.jsonl`, data.jsonl, 'application/jsonl');
   }
 
   /** Artifacts queued while this device was in no network go out now (after a join, at startup). */
