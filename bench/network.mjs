@@ -7,9 +7,13 @@
 //   through the real relay; A shares artifacts; time from A's shareArtifact()
 //   call to each other member's onItem (the item is verified and stored).
 //   The group grows 5 → 10 → 25 → 50 (BENCH_N), a warm-up before each size.
+//   The members run in child processes (bench/network/member-host.mjs,
+//   BENCH_PER_HOST members each) so that they do not all share one event
+//   loop; each reports its receipt times over IPC on the machine's clock
+//   (performance.timeOrigin + performance.now()).
 // - Relay memory: the relay runs as its own process (relay/src/main.ts);
 //   process_resident_memory_bytes from its /metrics, idle and with N members
-//   connected, divided by its open connections.
+//   connected; the slope of RSS against its open connections.
 // - Bytes: the envelope A publishes (sealEnvelope output, counted at the
 //   transport's publish()) against the artifact's canonical bytes; gossip
 //   copies of each artifact message sent by all members (gossipsub RPCs
@@ -17,13 +21,12 @@
 //
 // Progress goes to stdout; the LAST line is one JSON object. See
 // bench/README.md. Environment: BENCH_N ("5,10,25,50"), BENCH_REPEATS (12),
-// BENCH_WARMUP (2), BENCH_TIMEOUT_S (1500), BENCH_FORM_S (per size, 30 + 3·N),
+// BENCH_WARMUP (2), BENCH_TIMEOUT_S (1500), BENCH_FORM_S (per size, 60 + 4·N),
 // BENCH_ARTIFACT_TIMEOUT_S (20), BENCH_GAP_MS (300), BENCH_JOIN_BATCH (5),
-// BENCH_MAX_PEERS (the app's 40), BENCH_TIMING ("app" or "fast").
+// BENCH_PER_HOST (5), BENCH_MAX_PEERS (6), BENCH_TIMING ("bench" or "app").
+import { fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { enableTypeScriptSources } from './ts-source.mjs';
-import { enableFolderIndexes } from './network/resolve-index.mjs';
+import { fileURLToPath } from 'node:url';
 import { startRelayProcess } from './network/relay-process.mjs';
 
 const BENCH = 'network';
@@ -32,11 +35,8 @@ const t0 = performance.now();
 const say = (line) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}`);
 
 // ---------------------------------------------------------------------------
-// Stray errors. libp2p's yamux can throw "StreamStateError: Cannot write to a
-// stream that is closed" from a timer after a stream closed under it (an
-// upstream race); in one process with 50 nodes one such error must not end
-// the run. Every uncaught exception / unhandled rejection is counted and
-// reported; none is fatal (the watchdog bounds the run).
+// Stray errors in this process (the members' are counted in their hosts and
+// summed into extras.stray_errors). None is fatal; the watchdog bounds the run.
 const stray = { yamux_stream_closed: 0, other: 0, other_samples: [] };
 const onStray = (err) => {
   const msg = String(err?.message ?? err);
@@ -58,7 +58,7 @@ const envInt = (name, dflt, min = 0) => {
   if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${raw}`);
   return n;
 };
-let SIZES, REPEATS, WARMUP, TIMEOUT_S, FORM_S, ARTIFACT_TIMEOUT_S, GAP_MS, JOIN_BATCH, MAX_PEERS, TIMING;
+let SIZES, REPEATS, WARMUP, TIMEOUT_S, FORM_S, ARTIFACT_TIMEOUT_S, GAP_MS, JOIN_BATCH, PER_HOST, MAX_PEERS, TIMING;
 const settingsError = (() => {
   try {
     SIZES = (process.env.BENCH_N ?? '5,10,25,50').split(',').map((s) => Number(s.trim()));
@@ -71,9 +71,10 @@ const settingsError = (() => {
     ARTIFACT_TIMEOUT_S = envInt('BENCH_ARTIFACT_TIMEOUT_S', 20, 1);
     GAP_MS = envInt('BENCH_GAP_MS', 300, 0);
     JOIN_BATCH = envInt('BENCH_JOIN_BATCH', 5, 1);
-    MAX_PEERS = process.env.BENCH_MAX_PEERS ? envInt('BENCH_MAX_PEERS', 40, 1) : null;
-    TIMING = process.env.BENCH_TIMING ?? 'app';
-    if (TIMING !== 'app' && TIMING !== 'fast') throw new Error(`BENCH_TIMING must be app or fast, got ${TIMING}`);
+    PER_HOST = envInt('BENCH_PER_HOST', 5, 1);
+    MAX_PEERS = envInt('BENCH_MAX_PEERS', 6, 1);
+    TIMING = process.env.BENCH_TIMING ?? 'bench';
+    if (TIMING !== 'app' && TIMING !== 'bench') throw new Error(`BENCH_TIMING must be bench or app, got ${TIMING}`);
     return null;
   } catch (err) {
     return err;
@@ -95,6 +96,26 @@ const withTimeout = (p, ms, what) => {
   return Promise.race([p, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms); })]).finally(() => clearTimeout(timer));
 };
 
+// The transport settings of the members. `bench` (the default): the app's
+// limits and code, but discovery, maintenance and pings on a faster clock so
+// that a group forms in tens of seconds rather than minutes (announcements
+// every 5 s instead of 30 s, the maintenance tick every 0.5 s; pings, dial
+// timeouts and direct-path retries stay the app's: faster ones only add
+// failing WebRTC attempts on a loaded machine), a lower maxPeers
+// (BENCH_MAX_PEERS, 6) so 50 members on 2 cores do not each hold up to 40
+// WebRTC associations (gossipsub needs D = 6 mesh peers), and a slower
+// reconnect backoff start (a member at maxPeers closes a new connection at
+// once and the dialer retries after backoff(0): with the app's 1 s that is a
+// WebRTC handshake per refused pair per second). `app`: the app's
+// DEFAULT_TIMING and backoff (only maxPeers from BENCH_MAX_PEERS).
+const BENCH_TIMING = { announceIntervalMs: 5_000, tickMs: 500, reservationGraceMs: 5_000 };
+const BENCH_RECONNECT = { initialMs: 2_000, maxMs: 15_000, factor: 2, jitter: 0.5 };
+const nodeOptions = {
+  rtcConfiguration: { iceServers: [] },
+  limits: { maxPeers: MAX_PEERS },
+  ...(TIMING === 'bench' ? { timing: BENCH_TIMING, reconnect: BENCH_RECONNECT } : {}),
+};
+
 // ---------------------------------------------------------------------------
 // State shared with the final report (also printed by the watchdog).
 const result = {
@@ -108,8 +129,11 @@ const extras = {
   sizes: SIZES,
   repeats: REPEATS,
   warmup: WARMUP,
-  max_peers: null,
+  max_peers: MAX_PEERS,
   timing: TIMING,
+  transport: TIMING === 'bench' ? { timing: BENCH_TIMING, reconnect: BENCH_RECONNECT } : 'app defaults',
+  processes: { per_host: PER_HOST, hosts: 0 },
+  mesh: {},
   peers_connected: {},
   direct_share: {},
   delivered: {},
@@ -126,22 +150,38 @@ const extras = {
   notes: [],
 };
 let relay = null;
-const members = [];
+const hosts = [];
 let finished = false;
+const hostStray = new Map(); // host index -> its stray counters
+
+function strayTotal() {
+  const all = [stray, ...hostStray.values()];
+  return {
+    yamux_stream_closed: all.reduce((a, s) => a + s.yamux_stream_closed, 0),
+    other: all.reduce((a, s) => a + s.other, 0),
+    other_samples: all.flatMap((s) => s.other_samples).slice(0, 5),
+  };
+}
 
 function finalLine(error) {
   const out = {
     ...result,
     ...extras,
+    stray_errors: strayTotal(),
     seconds: round((performance.now() - t0) / 1000, 1),
     ...(error ? { error: String(error?.message ?? error) } : {}),
   };
   return JSON.stringify(out);
 }
 
+function killHosts() {
+  for (const h of hosts) if (!h.exited) try { h.child.kill('SIGKILL'); } catch {}
+}
+
 async function cleanup() {
-  const stopping = members.map((m) => withTimeout(m.net.stop(), 10_000, `stop ${m.name}`).catch(() => undefined));
-  await withTimeout(Promise.all(stopping), 30_000, 'stopping members').catch(() => undefined);
+  await withTimeout(Promise.all(hosts.map((h) => (h.exited ? undefined : h.call('stop', {}, 20_000).catch(() => undefined)))), 25_000, 'stopping members').catch(() => undefined);
+  await withTimeout(Promise.all(hosts.map((h) => h.exitedPromise)), 5_000, 'hosts exiting').catch(() => undefined);
+  killHosts();
   if (relay) await withTimeout(relay.stop(), 10_000, 'stopping relay').catch(() => undefined);
 }
 
@@ -153,6 +193,10 @@ async function finish(error) {
   console.log(finalLine(error));
   process.exit(error ? 1 : 0);
 }
+process.on('exit', () => {
+  killHosts();
+  if (relay?.pid && !relay.exited) try { process.kill(relay.pid, 'SIGKILL'); } catch {}
+});
 
 // Ctrl-C / SIGTERM: stop measuring, clean up, print the line with what was measured.
 for (const sig of ['SIGINT', 'SIGTERM']) {
@@ -166,172 +210,170 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 // left()); if it is stuck in an await, this ends it with what it has.
 const hardStop = setTimeout(() => {
   extras.notes.push('hard watchdog fired: the run was stuck past BENCH_TIMEOUT_S + 60 s');
-  void finish(Object.keys(result.p50_ms).length === 0 ? new Error('timed out before any size was measured') : null);
+  void finish(Object.values(result.p50_ms).some((v) => v !== null) ? null : new Error('timed out before any size was measured'));
   setTimeout(() => {
     console.log(finalLine(new Error('cleanup did not finish')));
+    killHosts();
     if (relay?.pid) try { process.kill(relay.pid, 'SIGKILL'); } catch {}
     process.exit(1);
   }, 45_000).unref();
 }, (TIMEOUT_S ?? 1500) * 1000 + 60_000);
 hardStop.unref();
 
-// ---------------------------------------------------------------------------
-// Sources.
 if (settingsError) {
   console.log(JSON.stringify({ bench: BENCH, error: settingsError.message }));
   process.exit(1);
 }
-enableTypeScriptSources(BENCH);
-enableFolderIndexes();
-
-let mods;
-try {
-  const [benchDb, dbSchema, identity, network, p2p, experience, sharing, canonical, codec, gossipStream] = await Promise.all([
-    import('./network/db.mjs'),
-    import('../src/services/db-schema.ts'),
-    import('../src/services/identity.ts'),
-    import('../src/services/network.ts'),
-    import('../src/services/p2p/index.ts'),
-    import('../src/lib/learning/experience.ts'),
-    import('../src/lib/learning/sharing.ts'),
-    import('../src/lib/artifacts/canonical.ts'),
-    import('../src/lib/artifacts/embedding-codec.ts'),
-    // The class behind gossipsub's outbound streams (same module instance as the package's).
-    import(pathToFileURL(join(ROOT, 'node_modules/@libp2p/gossipsub/dist/src/stream.js')).href),
-  ]);
-  mods = { benchDb, dbSchema, identity, network, p2p, experience, sharing, canonical, codec, gossipStream };
-} catch (err) {
-  console.log(JSON.stringify({ bench: BENCH, error: `loading the sources failed: ${err?.message ?? err}` }));
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  console.log(JSON.stringify({ bench: BENCH, error: `needs Node >= 22.18 (type stripping), this is ${process.version}; run it with npm run bench:${BENCH}` }));
   process.exit(1);
 }
-const { DEFAULT_LIMITS, DEFAULT_TIMING } = mods.p2p;
-extras.max_peers = MAX_PEERS ?? DEFAULT_LIMITS.maxPeers;
 
 // ---------------------------------------------------------------------------
-// Gossip counting: every RPC a member's gossipsub sends goes through
-// sendRpc / sendRpcInBatch and then OutboundStream.pushPrefixed (the
-// length-prefixed protobuf handed to the stream muxer). While an RPC carrying
-// a message on the artifacts topic is being sent, its bytes are counted.
-const gossipCount = { copies: 0, bytes: 0 };
-let artifactsTopic = null;
-let tagging = 0;
-{
-  const proto = mods.gossipStream.OutboundStream.prototype;
-  const original = proto.pushPrefixed;
-  proto.pushPrefixed = function (data) {
-    if (tagging > 0) {
-      gossipCount.copies += tagging;
-      gossipCount.bytes += data.byteLength;
+// Member hosts: child processes with a few members each.
+const arrivals = new Map(); // itemId -> Map(member name -> t)
+let hostSeq = 0;
+async function startHost() {
+  const index = hostSeq++;
+  const child = fork(join(ROOT, 'bench/network/member-host.mjs'), [], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const h = { index, child, pid: child.pid, exited: false, members: [], pending: new Map(), seq: 0, logTail: [] };
+  const keep = (s) => { for (const l of String(s).split('\n')) if (l.trim()) { h.logTail.push(l.slice(0, 300)); if (h.logTail.length > 20) h.logTail.shift(); } };
+  child.stdout.setEncoding('utf8').on('data', keep);
+  child.stderr.setEncoding('utf8').on('data', keep);
+  h.exitedPromise = new Promise((resolve) => child.once('exit', (code, signal) => {
+    h.exited = true;
+    for (const p of h.pending.values()) p.reject(new Error(`host ${index} exited (${code ?? signal}): ${h.logTail.slice(-5).join(' | ')}`));
+    h.pending.clear();
+    resolve({ code, signal });
+  }));
+  let readyResolve;
+  const ready = new Promise((r) => { readyResolve = r; });
+  child.on('message', (msg) => {
+    if (msg?.type === 'arrival') {
+      let m = arrivals.get(msg.itemId);
+      if (!m) arrivals.set(msg.itemId, (m = new Map()));
+      if (!m.has(msg.name)) m.set(msg.name, msg.t);
+    } else if (msg?.type === 'ready') readyResolve();
+    else if (msg?.id !== undefined) {
+      const p = h.pending.get(msg.id);
+      if (!p) return;
+      h.pending.delete(msg.id);
+      msg.ok ? p.resolve(msg.value) : p.reject(new Error(`host ${index}: ${msg.error}`));
     }
-    return original.call(this, data);
-  };
-}
-const artifactMessagesIn = (rpc) => (artifactsTopic === null ? 0 : (rpc?.messages ?? []).filter((m) => m.topic === artifactsTopic).length);
-function instrumentGossip(pubsub) {
-  if (pubsub.__benchCounted) return;
-  pubsub.__benchCounted = true;
-  const sendRpc = pubsub.sendRpc;
-  pubsub.sendRpc = function (id, rpc) {
-    const n = artifactMessagesIn(rpc);
-    tagging += n;
-    try {
-      return sendRpc.call(this, id, rpc);
-    } finally {
-      tagging -= n;
-    }
-  };
-  const sendRpcInBatch = pubsub.sendRpcInBatch;
-  if (typeof sendRpcInBatch === 'function') {
-    pubsub.sendRpcInBatch = function (tosend, rpc) {
-      const n = artifactMessagesIn(rpc);
-      tagging += n;
-      try {
-        return sendRpcInBatch.call(this, tosend, rpc);
-      } finally {
-        tagging -= n;
-      }
-    };
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Members.
-const FAST_TIMING = { announceIntervalMs: 1_000, pingIntervalMs: 1_000, tickMs: 200, dialTimeoutMs: 5_000, directRetryMs: 3_000, reservationGraceMs: 3_000, maxPingFailures: 2 };
-const nodeOptions = {
-  rtcConfiguration: { iceServers: [] },
-  ...(TIMING === 'fast' ? { timing: FAST_TIMING, reconnect: { initialMs: 200, maxMs: 1_000, factor: 2, jitter: 0.5 } } : {}),
-  ...(MAX_PEERS ? { limits: { maxPeers: MAX_PEERS } } : {}),
-};
-
-async function makeMember(name) {
-  const db = await mods.benchDb.openBenchDatabase(`bench-net-${name}-${crypto.randomUUID()}`, mods.dbSchema.SCHEMA_VERSIONS);
-  const identity = await mods.identity.loadOrCreateIdentity(db, Date.now);
-  const m = { name, db, node: null, arrivals: new Map(), net: null, publishedArtifactBytes: [] };
-  m.net = new mods.network.NetworkService({
-    db: () => db,
-    identity: async () => identity,
-    displayName: () => name,
-    now: Date.now,
-    defaultRelays: () => [relay.addr],
-    onChange: () => {},
-    onItem: (item) => {
-      if (!m.arrivals.has(item.itemId)) m.arrivals.set(item.itemId, performance.now());
-    },
-    allowLoopback: true,
-    nodeOptions,
-    // The real transport; kept so the bench can read it and count what A publishes.
-    createNode: (options) => {
-      const node = mods.p2p.createP2PNode(options);
-      const publish = node.publish;
-      node.publish = async (topic, bytes) => {
-        if (topic === artifactsTopic) m.publishedArtifactBytes.push(bytes.length);
-        return publish(topic, bytes);
-      };
-      m.node = node;
-      return node;
-    },
   });
-  members.push(m);
-  return m;
+  h.call = (cmd, args = {}, timeoutMs = 60_000) => {
+    if (h.exited) return Promise.reject(new Error(`host ${index} has exited`));
+    const id = ++h.seq;
+    const p = new Promise((resolve, reject) => h.pending.set(id, { resolve, reject }));
+    child.send({ id, cmd, ...args });
+    return withTimeout(p, timeoutMs, `host ${index} ${cmd}`).finally(() => h.pending.delete(id));
+  };
+  hosts.push(h);
+  extras.processes.hosts = hosts.length;
+  await withTimeout(Promise.race([ready, h.exitedPromise.then(() => { throw new Error(`host ${index} exited before it was ready: ${h.logTail.slice(-5).join(' | ')}`); })]), 120_000, `host ${index} start`);
+  await h.call('init', { relay: relay.addr, nodeOptions, topic: artifactsTopic });
+  return h;
 }
 
-// Artifacts like the app's: "When <condition>, <strategy>" text (60..400
-// characters), a sign-code embedding, built by the app's sharing path.
-const CONDITIONS = ['adding fractions with unlike denominators', 'converting kilometres per hour to metres per second', 'a JSON record needs a list of tags', 'estimating a product of two large numbers', 'a function must return rather than print', 'subtracting near a round number', 'dividing by a power of two', 'the question asks for an area in square metres'];
-const STRATEGIES = ['find a common denominator first and simplify at the end', 'convert to base units first, then to the unit asked', 'emit one JSON object with exactly the keys asked for and lists as arrays', 'round each factor to one significant figure and multiply', 'put the whole function in one fenced block with the exact name', 'round first and then correct the difference', 'halve repeatedly instead of dividing', 'state the formula, substitute the values, and check the units'];
-const MORE = ['check the result against a quick estimate', 'write the intermediate values down', 'keep the units next to every number', 'end with a line giving only the answer', 'reread the question before answering'];
-let artifactSeq = 0;
-function makeArtifact() {
-  artifactSeq++;
-  const pick = (list) => list[Math.floor(Math.random() * list.length)];
-  const target = 60 + Math.floor(Math.random() * 341);
-  let text = `When ${pick(CONDITIONS)}, ${pick(STRATEGIES)}`;
-  while (text.length < target - 20) {
-    const next = `${text}, then ${pick(MORE)}`;
-    if (next.length > 400) break;
-    text = next;
+const hostOf = new Map(); // member name -> host
+let artifactsTopic = null;
+/** Hosts for the next members: fills each host with PER_HOST members, starting new ones as needed. */
+async function placeMembers(names) {
+  const placed = new Map(); // host -> names
+  for (const name of names) {
+    let h = hosts.find((x) => !x.exited && x.members.length < PER_HOST);
+    if (!h) h = await startHost();
+    h.members.push(name);
+    hostOf.set(name, h);
+    if (!placed.has(h)) placed.set(h, []);
+    placed.get(h).push(name);
   }
-  text = `${text} (#${artifactSeq})`;
-  const vector = Array.from({ length: 384 }, () => Math.random() * 2 - 1);
-  const experience = mods.experience.createExperience({ id: `bench${artifactSeq}`, text, domain: 'math', confidence: 0.5 + Math.random() * 0.5, episodeIds: [], now: Date.now() });
-  const built = mods.sharing.buildShareableArtifact(
-    { experience, kind: 'strategy', evidence: { groupSize: 4 + Math.floor(Math.random() * 13), rewardSpread: Math.random() }, embedderId: 'Xenova/all-MiniLM-L6-v2', embedding: mods.codec.compressEmbedding(vector) },
-    () => ({ ok: true }),
-    { privateVocabulary: [], now: Date.now(), random: Math.random },
-  );
-  if (!built.ok) throw new Error(`building an artifact failed: ${built.reason} ${built.detail}`);
-  return built.artifact;
+  return placed;
 }
 
-const heldArtifacts = async (m) => (await m.net.snapshot()).items.artifacts;
+async function sampleMembers() {
+  const answers = await Promise.all(hosts.filter((h) => !h.exited).map(async (h) => {
+    const s = await h.call('stats', {}, 30_000);
+    hostStray.set(h.index, s.stray);
+    return s;
+  }));
+  return { members: answers.flatMap((s) => s.members), hostRss: answers.map((s) => s.rss), loopMaxMs: answers.map((s) => Math.round(s.delay.max_ms)), cpuS: answers.map((s) => Math.round((s.cpu.user + s.cpu.system) / 1e5) / 10) };
+}
 
-function linkStats(group) {
-  const counts = group.map((m) => m.node?.peers() ?? []);
+async function gossipTotals() {
+  const answers = await Promise.all(hosts.filter((h) => !h.exited).map((h) => h.call('counters', {}, 30_000)));
+  return answers.reduce((a, c) => ({ copies: a.copies + c.copies, bytes: a.bytes + c.bytes }), { copies: 0, bytes: 0 });
+}
+
+/**
+ * The member graph: an edge where a member lists the other among its peers
+ * (libp2p connections, direct or relayed) and as a subscriber of the
+ * artifacts topic (gossip can flow). Components by breadth-first search.
+ */
+function meshOf(sample) {
+  const byPeer = new Map(sample.members.map((m) => [m.peerId, m.name]));
+  const adj = new Map(sample.members.map((m) => [m.name, new Set()]));
   let direct = 0;
   let relayed = 0;
-  for (const peers of counts) for (const p of peers) p.kind === 'direct' ? direct++ : relayed++;
-  const per = counts.map((p) => p.length);
-  return { min: Math.min(...per), mean: per.reduce((a, b) => a + b, 0) / per.length, direct, relayed };
+  for (const m of sample.members) {
+    const subs = new Set(m.subs);
+    for (const p of m.peers) {
+      p.kind === 'direct' ? direct++ : relayed++;
+      const other = byPeer.get(p.peerId);
+      if (other === undefined || !subs.has(p.peerId)) continue;
+      adj.get(m.name).add(other);
+      adj.get(other).add(m.name);
+    }
+  }
+  const seen = new Set();
+  let components = 0;
+  let largest = 0;
+  for (const start of adj.keys()) {
+    if (seen.has(start)) continue;
+    components++;
+    let size = 0;
+    const queue = [start];
+    seen.add(start);
+    while (queue.length) {
+      const u = queue.pop();
+      size++;
+      for (const v of adj.get(u)) if (!seen.has(v)) { seen.add(v); queue.push(v); }
+    }
+    largest = Math.max(largest, size);
+  }
+  // gossipsub's own mesh for the artifacts topic (who forwards to whom)
+  const meshAdj = new Map(sample.members.map((m) => [m.name, new Set()]));
+  for (const m of sample.members) for (const pid of m.mesh ?? []) {
+    const other = byPeer.get(pid);
+    if (other !== undefined) { meshAdj.get(m.name).add(other); meshAdj.get(other).add(m.name); }
+  }
+  let meshComponents = 0;
+  const meshSeen = new Set();
+  for (const start of meshAdj.keys()) {
+    if (meshSeen.has(start)) continue;
+    meshComponents++;
+    const queue = [start];
+    meshSeen.add(start);
+    while (queue.length) for (const v of meshAdj.get(queue.pop())) if (!meshSeen.has(v)) { meshSeen.add(v); queue.push(v); }
+  }
+  const meshSizes = sample.members.map((m) => (m.mesh ?? []).length);
+  const degrees = [...adj.values()].map((s) => s.size);
+  const peerCounts = sample.members.map((m) => m.peers.length);
+  return {
+    connected: components === 1,
+    components,
+    largest,
+    degree_min: Math.min(...degrees),
+    degree_mean: degrees.reduce((a, b) => a + b, 0) / degrees.length,
+    peers_min: Math.min(...peerCounts),
+    peers_mean: peerCounts.reduce((a, b) => a + b, 0) / peerCounts.length,
+    direct,
+    relayed,
+    mesh_components: meshComponents,
+    mesh_min: Math.min(...meshSizes),
+    mesh_mean: meshSizes.reduce((a, b) => a + b, 0) / meshSizes.length,
+  };
 }
 
 async function relaySample() {
@@ -351,7 +393,7 @@ async function relaySample() {
 // ---------------------------------------------------------------------------
 // The run.
 async function main() {
-  say(`sizes ${SIZES.join(', ')}; ${REPEATS} artifacts per size after ${WARMUP} warm-up; timing ${TIMING}; maxPeers ${extras.max_peers}; deadline ${TIMEOUT_S} s`);
+  say(`sizes ${SIZES.join(', ')}; ${REPEATS} artifacts per size after ${WARMUP} warm-up; timing ${TIMING}; maxPeers ${MAX_PEERS}; ${PER_HOST} members per process; deadline ${TIMEOUT_S} s`);
   relay = await startRelayProcess(ROOT, { maxConnections: Math.max(256, 4 * SIZES.at(-1) + 64) });
   say(`relay pid ${relay.pid} at ${relay.addr}, metrics ${relay.httpUrl}/metrics`);
   await sleep(3_000);
@@ -359,21 +401,18 @@ async function main() {
   extras.relay.idle = idle;
   say(`relay idle: rss ${(idle.rss_bytes / 2 ** 20).toFixed(1)} MiB, heap used ${(idle.heap_used_bytes / 2 ** 20).toFixed(1)} MiB, ${idle.connections} connections`);
 
-  // A creates the network; everyone else joins by A's invite link.
-  const a = await makeMember('m00');
-  const membership = await a.net.create('Bench network');
-  const { topicForType } = await import('../src/lib/network/topics.ts');
-  artifactsTopic = topicForType(membership.networkId, 'artifact');
-  instrumentGossip(a.node.libp2p.services.pubsub);
-  const link = await a.net.inviteLink('https://h3lix.example/');
-  const read = await a.net.readInvite(link);
-  if (!read.ok) throw new Error(`the invite link does not read back: ${JSON.stringify(read)}`);
-  say(`network created by m00; invite link ${link.length} characters`);
+  // A creates the network; everyone else joins by an invite link.
+  const A = 'm00';
+  await placeMembers([A]);
+  const created = await hostOf.get(A).call('create', { name: A }, 120_000);
+  artifactsTopic = created.topic;
+  say(`network created by ${A} (host pid ${hostOf.get(A).pid})`);
+  const names = [A];
+  let latest = null; // the last member sample
 
   let shared = 0; // artifacts A has shared so far (every member should end up holding them all)
   const allArtifactBytes = [];
   const allEnvelopeBytes = [];
-  let lastSample = idle;
 
   for (const N of SIZES) {
     if (left() < 30_000) {
@@ -381,49 +420,60 @@ async function main() {
       result.p50_ms[N] = result.p95_ms[N] = null;
       continue;
     }
-    // Grow to N members, JOIN_BATCH at a time.
+    // Grow to N members, JOIN_BATCH at a time. Each batch joins by the invite
+    // link of the member with the fewest peers (members invite others; a
+    // member at maxPeers would refuse a newcomer's first connection, and a
+    // newcomer learns of the others only through its first peer).
     const formStart = performance.now();
-    while (members.length < N) {
+    while (names.length < N) {
       const batch = [];
-      for (let i = 0; i < JOIN_BATCH && members.length + batch.length < N; i++) batch.push(`m${String(members.length + batch.length).padStart(2, '0')}`);
-      const joined = await Promise.all(batch.map(async (name) => {
-        const m = await makeMember(name);
-        const r = await m.net.readInvite(link);
-        if (!r.ok) throw new Error(`${name} cannot read the invite`);
-        await m.net.join(r.invite);
-        instrumentGossip(m.node.libp2p.services.pubsub);
-        return m;
-      }));
-      say(`  ${members.length} members (joined ${joined.map((m) => m.name).join(' ')})`);
-      await sleep(500);
+      for (let i = 0; i < JOIN_BATCH && names.length + batch.length < N; i++) batch.push(`m${String(names.length + batch.length).padStart(2, '0')}`);
+      let inviter = A;
+      if (latest) {
+        const ok = latest.members.filter((m) => m.status === 'reserved').sort((x, y) => x.peers.length - y.peers.length);
+        if (ok.length) inviter = ok[0].name;
+      }
+      const link = await hostOf.get(inviter).call('invite', { name: inviter });
+      const placed = await placeMembers(batch);
+      await Promise.all([...placed].map(([h, ns]) => h.call('join', { names: ns, link }, 120_000)));
+      names.push(...batch);
+      say(`  ${names.length} members (joined ${batch.join(' ')} by ${inviter}'s invite; ${hosts.length} member processes)`);
+      await sleep(1_000);
+      latest = await sampleMembers();
     }
-    // Formation: wait until the links stop changing (or every member has
-    // min(N - 1, maxPeers) peers) and every member holds what A shared before.
-    const formBudget = Math.min(left() - 20_000, (FORM_S ?? 30 + 3 * N) * 1000);
+    // Formation: the member graph is connected (one component over links
+    // that carry the artifacts topic, and one over gossipsub's own mesh for
+    // that topic, the links that forward at once), every member holds its relay
+    // reservation and what A shared before (reconciliation); twice in a row.
+    const formBudget = Math.min(left() - 20_000, (FORM_S ?? 60 + 4 * N) * 1000);
     const formUntil = Date.now() + formBudget;
-    const want = Math.min(N - 1, extras.max_peers);
-    let stableSince = Date.now();
-    let lastKey = '';
     let formed = false;
-    let held = [];
+    let okRuns = 0;
+    let mesh = null;
+    let heldMin = 0;
+    let reservedCount = 0;
+    let lastLog = 0;
     while (Date.now() < formUntil) {
-      const s = linkStats(members);
-      const key = `${s.direct}/${s.relayed}/${s.min}`;
-      if (key !== lastKey) { lastKey = key; stableSince = Date.now(); }
-      held = await Promise.all(members.map(heldArtifacts));
-      const caughtUp = held.every((h) => h >= shared);
-      const reserved = members.every((m) => m.node?.status === 'reserved');
-      if (caughtUp && reserved && (s.min >= want || (s.min >= 1 && Date.now() - stableSince > 8_000))) { formed = true; break; }
-      await sleep(500);
+      latest = await sampleMembers();
+      mesh = meshOf(latest);
+      heldMin = Math.min(...latest.members.map((m) => m.held));
+      reservedCount = latest.members.filter((m) => m.status === 'reserved').length;
+      const ok = mesh.connected && mesh.mesh_components === 1 && heldMin >= shared && reservedCount === N;
+      okRuns = ok ? okRuns + 1 : 0;
+      if (okRuns >= 2) { formed = true; break; }
+      if (Date.now() - lastLog > 10_000) {
+        lastLog = Date.now();
+        say(`    forming: ${mesh.components} component(s) (largest ${mesh.largest}), gossipsub mesh ${mesh.mesh_components} component(s) size min ${mesh.mesh_min} mean ${mesh.mesh_mean.toFixed(1)}, degree min ${mesh.degree_min} mean ${mesh.degree_mean.toFixed(1)}, reserved ${reservedCount}/${N}, backlog held min ${heldMin}/${shared}; event-loop max delay per process ${latest.loopMaxMs.join('/')} ms, cpu ${latest.cpuS.join('/')} s`);
+      }
+      await sleep(1_000);
     }
-    const s = linkStats(members);
     extras.formation_s[N] = round((performance.now() - formStart) / 1000, 1);
-    extras.peers_connected[N] = { mean: round(s.mean, 1), min: s.min, want };
-    extras.direct_share[N] = round(s.direct / Math.max(1, s.direct + s.relayed), 3);
-    say(`N=${N}: formation ${formed ? 'done' : 'TIMED OUT'} in ${extras.formation_s[N]} s; peers per member mean ${s.mean.toFixed(1)} min ${s.min} (want ${want}); links direct ${s.direct} relayed ${s.relayed}; backlog held min ${Math.min(...held)}/${shared}`);
-    if (!formed) extras.notes.push(`N=${N}: formation criteria not met in ${Math.round(formBudget / 1000)} s (min peers ${s.min}/${want}, backlog min ${Math.min(...held)}/${shared}); measured anyway`);
-    if (s.min === 0) {
-      extras.failed[N] = `a member has no peer after ${Math.round(formBudget / 1000)} s`;
+    extras.mesh[N] = { connected: mesh.connected, components: mesh.components, largest: mesh.largest, degree_min: mesh.degree_min, degree_mean: round(mesh.degree_mean, 1), gossipsub_mesh_components: mesh.mesh_components, gossipsub_mesh_min: mesh.mesh_min, gossipsub_mesh_mean: round(mesh.mesh_mean, 1), formed };
+    extras.peers_connected[N] = { mean: round(mesh.peers_mean, 1), min: mesh.peers_min, max_peers: MAX_PEERS };
+    extras.direct_share[N] = round(mesh.direct / Math.max(1, mesh.direct + mesh.relayed), 3);
+    say(`N=${N}: formation ${formed ? 'done' : 'TIMED OUT'} in ${extras.formation_s[N]} s; ${mesh.components} component(s), gossipsub mesh ${mesh.mesh_components} component(s) size min ${mesh.mesh_min} mean ${mesh.mesh_mean.toFixed(1)}, gossip degree min ${mesh.degree_min} mean ${mesh.degree_mean.toFixed(1)}; peers per member mean ${mesh.peers_mean.toFixed(1)} min ${mesh.peers_min}; links direct ${mesh.direct} relayed ${mesh.relayed}; reserved ${reservedCount}/${N}; backlog held min ${heldMin}/${shared}; member processes rss ${(latest.hostRss.reduce((a, b) => a + b, 0) / 2 ** 20).toFixed(0)} MiB`);
+    if (!formed) {
+      extras.failed[N] = `the member graph did not form in ${Math.round(formBudget / 1000)} s: ${mesh.components} component(s) (largest ${mesh.largest} of ${N}), gossipsub mesh ${mesh.mesh_components} component(s), reserved ${reservedCount}/${N}, backlog held min ${heldMin}/${shared}`;
       result.p50_ms[N] = result.p95_ms[N] = null;
       continue;
     }
@@ -436,11 +486,10 @@ async function main() {
       kb_per_conn_rss: sample.connections > 0 ? round((sample.rss_bytes - idle.rss_bytes) / 1024 / sample.connections, 1) : null,
       kb_per_conn_heap: sample.connections > 0 ? round((sample.heap_used_bytes - idle.heap_used_bytes) / 1024 / sample.connections, 1) : null,
     };
-    lastSample = sample;
     say(`  relay: rss ${(sample.rss_bytes / 2 ** 20).toFixed(1)} MiB, heap used ${(sample.heap_used_bytes / 2 ** 20).toFixed(1)} MiB, ${sample.connections} connections, ${sample.reservations} reservations, ${sample.circuits} circuits → ${extras.relay.by_n[N].kb_per_conn_rss} KiB/conn (rss)`);
 
     // Propagation.
-    const others = members.filter((m) => m !== a);
+    const others = names.filter((n) => n !== A);
     const delays = [];
     const perArtifactAll = [];
     let missed = 0;
@@ -451,36 +500,33 @@ async function main() {
     for (let k = 0; k < WARMUP + REPEATS; k++) {
       if (left() < 15_000) { extras.notes.push(`N=${N}: stopped after ${measured} artifacts at the global deadline`); break; }
       const warm = k < WARMUP;
-      const artifact = makeArtifact();
-      const payload = mods.canonical.canonicalBytes(artifact).byteLength;
-      const before = { copies: gossipCount.copies, bytes: gossipCount.bytes, published: a.publishedArtifactBytes.length };
+      const before = await gossipTotals();
       const relayBefore = await relaySample().catch(() => null);
-      const start = performance.now();
-      const { itemId, sent } = await a.net.shareArtifact(artifact);
+      const s = await hostOf.get(A).call('share', { name: A }, 60_000);
       shared++;
       const until = Date.now() + ARTIFACT_TIMEOUT_S * 1000;
-      while (Date.now() < until && others.some((m) => !m.arrivals.has(itemId))) await sleep(5);
-      const got = others.filter((m) => m.arrivals.has(itemId)).map((m) => m.arrivals.get(itemId) - start);
+      const got = () => arrivals.get(s.itemId) ?? new Map();
+      while (Date.now() < until && others.some((n) => !got().has(n))) await sleep(5);
+      const times = others.filter((n) => got().has(n)).map((n) => got().get(n) - s.t);
       // Let late forwards and IDONTWANT/IHAVE settle before reading the counters.
       await sleep(GAP_MS);
-      const copies = gossipCount.copies - before.copies;
-      const gbytes = gossipCount.bytes - before.bytes;
-      const env = a.publishedArtifactBytes.slice(before.published);
+      const after = await gossipTotals();
+      const copies = after.copies - before.copies;
+      const gbytes = after.bytes - before.bytes;
+      const env = await hostOf.get(A).call('published', { name: A, from: s.publishedBefore });
       const relayAfter = await relaySample().catch(() => null);
       if (!warm) {
         measured++;
-        delays.push(...got);
-        missed += others.length - got.length;
-        if (got.length === others.length) perArtifactAll.push(Math.max(...got));
+        delays.push(...times);
+        missed += others.length - times.length;
+        if (times.length === others.length) perArtifactAll.push(Math.max(...times));
         copiesPer.push(copies);
         gossipBytesPer.push(gbytes);
         if (relayBefore && relayAfter) relayBytesPer.push(relayAfter.bytes_in - relayBefore.bytes_in);
         // Pairs only where A published this artifact's envelope exactly once in the window.
-        if (env.length === 1) { allArtifactBytes.push(payload); allEnvelopeBytes.push(env[0]); }
+        if (env.length === 1) { allArtifactBytes.push(s.payload); allEnvelopeBytes.push(env[0]); }
       }
-      const aPeers = a.node?.peers() ?? [];
-      const aState = `A ${a.node?.status ?? 'offline'}, ${aPeers.length} peers (${aPeers.filter((p) => p.kind === 'direct').length} direct), ${a.node?.subscribers(artifactsTopic).length ?? 0} on the topic`;
-      say(`  ${warm ? 'warm-up' : `#${k - WARMUP + 1}`} [${aState}]: ${payload} B artifact, envelope ${env.join('+') || '-'} B, sent ${sent}; ${got.length}/${others.length} in ${got.length ? `median ${median(got).toFixed(0)} max ${Math.max(...got).toFixed(0)}` : '-'} ms; gossip copies ${copies} (${gbytes} B)`);
+      say(`  ${warm ? 'warm-up' : `#${k - WARMUP + 1}`}: ${s.payload} B artifact, envelope ${env.join('+') || '-'} B, sent ${s.sent}; ${times.length}/${others.length} in ${times.length ? `median ${median(times).toFixed(0)} max ${Math.max(...times).toFixed(0)}` : '-'} ms; gossip copies ${copies} (${gbytes} B)`);
     }
     if (delays.length === 0) {
       extras.failed[N] = `no artifact reached any member in ${ARTIFACT_TIMEOUT_S} s`;
@@ -501,8 +547,8 @@ async function main() {
       relay_wire_bytes_in_per_artifact: round(median(relayBytesPer), 0),
     };
     say(`N=${N}: p50 ${result.p50_ms[N]} ms, p95 ${result.p95_ms[N]} ms over ${delays.length} deliveries (${missed} missed); all reached: p50 ${extras.p50_all_ms[N]} ms; gossip copies/artifact ${extras.gossip[N].copies_per_artifact}`);
-    const ls = linkStats(members);
-    extras.direct_share[N] = round(ls.direct / Math.max(1, ls.direct + ls.relayed), 3);
+    const after = meshOf(await sampleMembers());
+    extras.direct_share[N] = round(after.direct / Math.max(1, after.direct + after.relayed), 3);
   }
 
   // Relay memory per connection. The first connections cost the relay a
@@ -524,12 +570,14 @@ async function main() {
   if (largest !== undefined) {
     const fitRss = slope('rss_bytes');
     const fitHeap = slope('heap_used_bytes');
-    result.relay_kb_per_conn = fitRss !== null ? round(fitRss, 1) : extras.relay.by_n[largest].kb_per_conn_rss;
-    extras.relay_heap_kb_per_conn = fitHeap !== null ? round(fitHeap, 1) : extras.relay.by_n[largest].kb_per_conn_heap;
-    extras.relay.headline = fitRss !== null ? `slope of RSS over ${points.length} sizes (${points.map((p) => p.connections).join(', ')} connections)` : `(RSS at N=${largest} - idle) / connections`;
+    // A single size gives no slope: the headline stays null (the per-size
+    // figure against idle is kept in relay.kb_per_conn_vs_idle).
+    result.relay_kb_per_conn = fitRss !== null ? round(fitRss, 1) : null;
+    extras.relay_heap_kb_per_conn = fitHeap !== null ? round(fitHeap, 1) : null;
+    extras.relay.headline = fitRss !== null ? `slope of RSS over ${points.length} sizes (${points.map((p) => p.connections).join(', ')} connections)` : `null: a slope needs at least two measured sizes (${points.length} measured)`;
     extras.relay.kb_per_conn_vs_idle = extras.relay.by_n[largest].kb_per_conn_rss;
   }
-  void lastSample;
+
 
   // Bytes on the wire per artifact against its payload.
   if (allEnvelopeBytes.length > 0) {
