@@ -30,6 +30,7 @@ import {
   type Experience,
   type ExperienceDomain,
 } from './experience';
+import { balancedEnd } from './json-scan';
 
 /*
  * Group advantage.
@@ -132,27 +133,6 @@ export type ParsedOperations = { ok: true; ops: ExperienceOperation[] } | { ok: 
 
 const THINK_BLOCK = /<think>[\s\S]*?(?:<\/think>|$)/gi;
 const FENCE = /```[ \t]*(?:json)?[ \t]*\r?\n?([\s\S]*?)```/i;
-
-/** The end (exclusive) of the JSON value starting with the bracket at `start`, or -1 when it never closes. */
-function balancedEnd(text: string, start: number): number {
-  const stack: string[] = [];
-  let inString = false;
-  for (let i = start; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-      continue;
-    }
-    if (c === '"') inString = true;
-    else if (c === '[' || c === '{') stack.push(c === '[' ? ']' : '}');
-    else if (c === ']' || c === '}') {
-      if (stack.pop() !== c) return -1;
-      if (stack.length === 0) return i + 1;
-    }
-  }
-  return -1;
-}
 
 /**
  * The first JSON value in a reply: the contents of the first ``` fence if

@@ -15,6 +15,7 @@
  * Pure: zod only, no DOM.
  */
 import { z } from 'zod';
+import { balancedEnd } from './json-scan';
 
 /*
  * Limits.
@@ -358,27 +359,6 @@ export type ExtractedJson = { ok: true; value: unknown } | { ok: false; reason: 
 
 /** Most bracket positions tried when looking for bare JSON in prose. */
 const MAX_JSON_ATTEMPTS = 50;
-
-/** End (exclusive) of the balanced [...] or {...} starting at `start`, or -1. Strings are skipped. */
-function balancedEnd(text: string, start: number): number {
-  const stack: string[] = [];
-  let inString = false;
-  for (let i = start; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-      continue;
-    }
-    if (c === '"') inString = true;
-    else if (c === '[' || c === '{') stack.push(c === '[' ? ']' : '}');
-    else if (c === ']' || c === '}') {
-      if (stack.pop() !== c) return -1;
-      if (stack.length === 0) return i + 1;
-    }
-  }
-  return -1;
-}
 
 function tryParse(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
   try {
