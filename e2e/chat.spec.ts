@@ -87,6 +87,8 @@ test('regenerates, copies, renames, sets a system prompt and deletes', async ({ 
   await page.getByRole('button', { name: 'System prompt' }).click();
   await page.getByRole('textbox', { name: 'System prompt for this conversation' }).fill('Answer in French.');
   await page.getByRole('button', { name: 'Save system prompt' }).click();
+  // The panel closes once the prompt is stored.
+  await expect(page.getByRole('textbox', { name: 'System prompt for this conversation' })).toHaveCount(0);
   await page.reload();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('My renamed chat');
   await page.getByRole('button', { name: 'System prompt' }).click();
