@@ -14,7 +14,10 @@ import {
   SETTLEMENT_DELAY_MS,
   settlementOutcome,
   settleOutcome,
+  settleOutcomes,
   voteWeight,
+  vouchFor,
+  withdrawVouch,
   type ReputationLedger,
 } from '../../src/lib/ccf/reputation';
 import { HOUR, makeArtifact, node, T0, vote } from './ccf-fixtures';
@@ -104,5 +107,33 @@ describe('reputation', () => {
     expect(settlementOutcome(j('pending', 0.3), T0, T0 + SETTLEMENT_DELAY_MS)).toBe('rejected');
     expect(settlementOutcome(j('pending', 0.5), T0, T0 + SETTLEMENT_DELAY_MS)).toBeNull();
     expect(settlementOutcome({ status: 'pending', endorseShare: 0, rejectShare: 0, totalWeight: 0 }, T0, T0 + SETTLEMENT_DELAY_MS)).toBeNull();
+  });
+});
+
+describe('vouching', () => {
+  it('a vouched peer counts at once, without calibration or probation; withdrawing restores both gates', () => {
+    const owner = node(0);
+    const friend = node(1);
+    let ledger = meetPeer(emptyLedger(owner), friend, T0);
+    expect(voteWeight(ledger, friend, T0 + HOUR)).toBe(0);
+    ledger = vouchFor(ledger, friend, T0 + HOUR);
+    expect(voteWeight(ledger, friend, T0 + HOUR)).toBeCloseTo(INITIAL_REPUTATION);
+    ledger = withdrawVouch(ledger, friend, T0 + 2 * HOUR);
+    expect(voteWeight(ledger, friend, T0 + 2 * HOUR)).toBe(0);
+  });
+
+  it('a vouched peer that disagrees with settled outcomes still loses standing', () => {
+    const owner = node(0);
+    const friend = node(1);
+    let ledger = vouchFor(emptyLedger(owner), friend, T0);
+    const before = voteWeight(ledger, friend, T0);
+    const a = makeArtifact({ text: 'When adding fractions, find a common denominator first.' });
+    ledger = settleOutcomes(ledger, [{ artifactId: a.id, outcome: 'rejected', votes: [vote(a.id, friend, 'endorse')], authors: [node(2)] }], T0 + HOUR);
+    expect(voteWeight(ledger, friend, T0 + HOUR)).toBeLessThan(before);
+  });
+
+  it('vouching for oneself changes nothing', () => {
+    const ledger = emptyLedger(node(0));
+    expect(vouchFor(ledger, node(0), T0)).toBe(ledger);
   });
 });

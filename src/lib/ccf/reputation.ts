@@ -20,6 +20,14 @@
  *   where a fresh identity would start, no better (so nothing is gained by
  *   waiting) and no worse (so nothing is gained by starting over).
  *
+ * - The person can vouch for a member they know (`vouchFor`): a vouched
+ *   peer counts as calibrated and skips probation on this node only. Both
+ *   gates exist against identities nobody knows; a person who knows who is
+ *   behind an identity has better evidence than three tasks and a day of
+ *   waiting. The vouch is local, reversible (`withdrawVouch`), and changes
+ *   nothing else: agreement, decay and quarantine apply as to anyone, so a
+ *   vouched peer that lies still loses its weight.
+ *
  * Reputation is local: each node keeps its own ledger from what it observed
  * and settled. It is not replicated, so no peer can write into it; nodes that
  * see the same field settle the same outcomes and end up close.
@@ -108,6 +116,8 @@ export interface PeerReputation {
   disagreements: number;
   acceptedContributions: number;
   rejectedContributions: number;
+  /** When this node's person vouched for the peer (null: not vouched). */
+  vouchedAt: number | null;
 }
 
 export interface ReputationLedger {
@@ -140,6 +150,7 @@ function fresh(at: number): PeerReputation {
     disagreements: 0,
     acceptedContributions: 0,
     rejectedContributions: 0,
+    vouchedAt: null,
   };
 }
 
@@ -154,12 +165,14 @@ export function decayedScore(peer: PeerReputation, now: number): number {
 /** Whether a peer has passed calibration. */
 export function isCalibrated(peer: PeerReputation | undefined): boolean {
   if (peer === undefined) return false;
+  if (peer.vouchedAt !== null) return true;
   const total = peer.calibrationPassed + peer.calibrationFailed;
   return peer.calibrationPassed >= CALIBRATION_TASKS_REQUIRED && peer.calibrationPassed / total >= CALIBRATION_PASS_RATE;
 }
 
 /** The probation factor at `now`, 0..1: how far through its first PROBATION_MS the peer is. */
 export function probationFactor(peer: PeerReputation, now: number): number {
+  if (peer.vouchedAt !== null) return 1;
   return Math.min(1, Math.max(0, now - peer.firstSeen) / PROBATION_MS);
 }
 
@@ -219,6 +232,19 @@ export function meetPeer(ledger: ReputationLedger, node: NodeId, now: number): R
   const peers = new Map(ledger.peers);
   peers.set(node, fresh(now));
   return { owner: ledger.owner, peers, settled: ledger.settled };
+}
+
+/** The person vouches for `node` (a member they know): calibrated, no probation, on this node only. */
+export function vouchFor(ledger: ReputationLedger, node: NodeId, now: number): ReputationLedger {
+  if (node === ledger.owner) return ledger;
+  return withPeer(ledger, node, now, (p) => (p.vouchedAt === null ? { ...p, vouchedAt: now } : p));
+}
+
+/** The person takes a vouch back: the peer is judged like any other again. */
+export function withdrawVouch(ledger: ReputationLedger, node: NodeId, now: number): ReputationLedger {
+  const peer = ledger.peers.get(node);
+  if (peer === undefined || peer.vouchedAt === null) return ledger;
+  return withPeer(ledger, node, now, (p) => ({ ...p, vouchedAt: null }));
 }
 
 /** Records one calibration task answered by `node`, checked by this node. */
