@@ -147,6 +147,35 @@ export const SCHEMA_VERSIONS: readonly SchemaVersion[] = [
     },
     note: 'Network: membership, the outbox, and the signed items held (artifacts and votes).',
   },
+  {
+    version: 6,
+    date: '2026-11-22',
+    stores: {
+      conversations: 'id, updatedAt',
+      messages: 'id, [conversationId+createdAt], status',
+      settings: 'key',
+      identity: 'id',
+      memories: 'id, status, updatedAt',
+      documents: 'id, addedAt',
+      chunks: 'id, documentId',
+      evidence: 'messageId',
+      audit: 'id, at',
+      episodes: 'id, messageId, updatedAt',
+      experiences: 'id',
+      learningLog: 'id, experienceId, at',
+      jobs: 'id, state, [jobClass+subject]',
+      sharing: 'experienceId, state',
+      membership: 'id',
+      outbox: 'id, createdAt',
+      netItems: 'itemId, time',
+      // This node's own view of the Collective Context Field that is not
+      // replicated: the reputation ledger, the quarantine book, how each of
+      // its votes was cast. One record per key ('ledger', 'quarantine',
+      // 'origins'), JSON validated on read (ccf/ledger-codec.ts).
+      fieldState: 'key',
+    },
+    note: "Collective Context Field: this node's reputation ledger, quarantine book and vote origins.",
+  },
 ];
 
 function latestOf(versions: readonly SchemaVersion[]): SchemaVersion {

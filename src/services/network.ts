@@ -104,8 +104,10 @@ export interface NetworkDeps {
   /** Relays to use for a new network (from the deploy config). */
   defaultRelays: () => string[];
   onChange: () => void;
-  /** An artifact arrived (for the field). */
+  /** An item arrived from a peer (benchmarks time propagation with it). */
   onItem?: (item: VerifiedItem) => void;
+  /** An item was stored, ours or a peer's (the Collective Context Field applies it). */
+  onStored?: (item: VerifiedItem, via: 'self' | string) => void;
   /** Tests: allow dialling loopback relays (the app's own relay on 127.0.0.1 in development). */
   allowLoopback?: boolean;
   createNode?: typeof createP2PNode;
@@ -499,19 +501,69 @@ export class NetworkService {
     const table = this.#deps.db().table<StoredItem, string>('netItems');
     if (await table.get(item.itemId)) return;
     await table.put({ itemId: item.itemId, time: item.time, kind: item.kind, authorId: item.authorId, item: JSON.stringify(item.item), receivedAt: this.#deps.now(), via });
+    this.#verified.set(item.itemId, item);
     if (via !== 'self') this.#deps.onItem?.(item);
+    this.#deps.onStored?.(item, via);
     this.#deps.onChange();
   }
 
+  /**
+   * Items verified in this session, by item id: a stored row is verified
+   * once when read back (defence against a damaged or altered database),
+   * not on every reconciliation.
+   */
+  #verified = new Map<string, VerifiedItem>();
+
   async #held(): Promise<VerifiedItem[]> {
     const m = this.#require();
+    return this.#readHeld(m.networkId);
+  }
+
+  async #readHeld(networkId: string): Promise<VerifiedItem[]> {
     const rows = await this.#deps.db().table<StoredItem, string>('netItems').orderBy('time').toArray();
     const out: VerifiedItem[] = [];
     for (const row of rows) {
-      const check = verifyItem(m.networkId, JSON.parse(row.item));
-      if (check.ok) out.push(check.verified);
+      const cached = this.#verified.get(row.itemId);
+      if (cached) {
+        out.push(cached);
+        continue;
+      }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(row.item);
+      } catch {
+        continue;
+      }
+      const check = verifyItem(networkId, raw);
+      if (check.ok) {
+        this.#verified.set(row.itemId, check.verified);
+        out.push(check.verified);
+      }
     }
     return out;
+  }
+
+  /**
+   * Every signed item held (own and received), verified, in item-time order:
+   * what the Collective Context Field is built from. Empty outside a network
+   * (items of a network left stay stored as history, but signatures bind
+   * them to their network id, which is gone with the membership).
+   */
+  async heldItems(): Promise<VerifiedItem[]> {
+    const m = this.#membership;
+    return m ? this.#readHeld(m.networkId) : [];
+  }
+
+  /** Display names members announced (untrusted text), by node id. */
+  memberNames(): Map<string, string | null> {
+    const out = new Map<string, string | null>();
+    for (const member of this.#members.values()) out.set(member.nodeId, member.displayName);
+    return out;
+  }
+
+  /** This node's id in the field. */
+  async selfId(): Promise<string> {
+    return (await this.#deps.identity()).nodeId;
   }
 
   /** When we last asked each peer for what we lack. */

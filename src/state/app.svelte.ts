@@ -37,6 +37,12 @@ import type { ModelSource } from '../lib/engine/contract';
 import { LearningState } from './learning.svelte';
 import { NetworkState } from './network.svelte';
 import { NetworkService } from '../services/network';
+import { FieldService } from '../services/field-service';
+import { FieldState } from './field.svelte';
+import type { ExtraRetrieval } from './memory.svelte';
+
+/** Share of the context window the network's priors may take (beside memories and documents). */
+const FIELD_SHARE = 0.1;
 import { runVerifier, inferVerifier } from '../lib/learning/verifiers';
 import { validateCandidate, validateForSharing } from '../lib/learning/validation';
 import { privateTermsFrom } from '../lib/learning/private-terms';
@@ -83,8 +89,10 @@ export class AppState {
   readonly memory: MemoryState;
   readonly learning: LearningState;
   readonly network: NetworkState;
+  readonly field: FieldState;
 
   #db: H3lixDatabase | null = null;
+  #fieldService: FieldService | null = null;
   #embedder: EmbedderClient | null = null;
   #knowledge: KnowledgeBase | null = null;
   #client: EngineClient;
@@ -134,7 +142,13 @@ export class AppState {
       now,
       newId,
     });
-    this.chat = new ChatState(store, this.engine, () => this.profile.profile, this.memory.retriever(), now, (text, conversationId) =>
+    // The network's accepted artifacts are retrieved with the memories, as delimited priors.
+    const fieldRetrieval: ExtraRetrieval = {
+      active: () => this.#fieldService !== null && this.#fieldService.acceptedCount > 0,
+      retrieve: (question, vector, contextWindow) =>
+        this.#fieldService?.project(question, Math.floor(contextWindow * FIELD_SHARE), vector ?? undefined).items ?? [],
+    };
+    this.chat = new ChatState(store, this.engine, () => this.profile.profile, this.memory.retriever(fieldRetrieval), now, (text, conversationId) =>
       this.memory.handlePersonMessage(text, conversationId),
     );
     const codeSandbox = new CodeSandbox();
@@ -205,9 +219,23 @@ export class AppState {
       now,
       defaultRelays: () => this.deployConfig.relays ?? [],
       onChange: () => this.network.changed(),
+      onStored: (item) => this.#fieldService?.apply(item),
     });
     this.network = new NetworkState(networkService, () => `${location.origin}/`);
-    this.network.onMember = () => this.learning.publishQueued();
+    this.#fieldService = new FieldService({
+      db: () => this.#requireDb(),
+      now,
+      self: () => networkService.selfId(),
+      heldItems: () => networkService.heldItems(),
+      castVote: (vote) => networkService.castVote(vote),
+      memberNames: () => networkService.memberNames(),
+      onChange: () => this.field.changed(),
+    });
+    this.field = new FieldState(this.#fieldService);
+    this.network.onMember = async () => {
+      await this.field.reload();
+      await this.learning.publishQueued();
+    };
     this.actions = new ActionsState(
       {
         loadPolicies: () => repo.getSetting(this.#requireDb(), 'actionPolicies'),
@@ -382,6 +410,7 @@ export class AppState {
     try {
       await this.network.load();
       await openInvite();
+      await this.field.reload();
       if (this.network.member) await this.learning.publishQueued();
     } catch (err) {
       this.network.message = `The network is unavailable: ${err instanceof Error ? err.message : String(err)}`;

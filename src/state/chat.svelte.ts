@@ -29,9 +29,10 @@ export interface ChatStore {
   putEvidence(record: EvidenceRecord): Promise<void>;
 }
 
-/** Finds what the assistant knows that bears on a question (memories, documents; later network artifacts). */
+/** Finds what the assistant knows that bears on a question (memories, documents, accepted network artifacts). */
 export interface Retriever {
-  retrieve(question: string, signal: AbortSignal): Promise<RetrievedItem[]>;
+  /** `contextWindow`: of the model that will answer, in tokens (budgets are shares of it). */
+  retrieve(question: string, signal: AbortSignal, contextWindow: number): Promise<RetrievedItem[]>;
 }
 
 /**
@@ -408,7 +409,7 @@ export class ChatState {
     // Retrieval failing (no embedder yet, storage trouble) must not cost the answer.
     let items: RetrievedItem[] = [];
     try {
-      items = this.#retriever ? await this.#retriever.retrieve(question, signal) : [];
+      items = this.#retriever ? await this.#retriever.retrieve(question, signal, entry.contextWindow) : [];
     } catch (err) {
       console.warn('Retrieval failed; answering without memories and documents', err);
     }

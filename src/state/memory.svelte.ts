@@ -36,6 +36,13 @@ function message(err: unknown): string {
   return String(err);
 }
 
+/** More retrieval sharing the question's embedding (the network's accepted artifacts). */
+export interface ExtraRetrieval {
+  /** Whether there is anything to search now (no embedding is computed otherwise). */
+  active(): boolean;
+  retrieve(question: string, vector: ArrayLike<number> | null, contextWindow: number): RetrievedItem[];
+}
+
 export class MemoryState {
   memories = $state.raw<Memory[]>([]);
   documents = $state.raw<PrivateDocument[]>([]);
@@ -188,15 +195,36 @@ export class MemoryState {
     });
   }
 
-  /** Retrieval for the chat: the question's embedding against everything accepted. */
-  retriever(): Retriever {
+  /**
+   * Retrieval for the chat: the question's embedding against everything
+   * accepted; `extra` adds what else bears on the question with the same
+   * embedding (the network's accepted artifacts), so it is computed once.
+   */
+  retriever(extra?: ExtraRetrieval): Retriever {
     return {
-      retrieve: async (question: string, signal: AbortSignal): Promise<RetrievedItem[]> => {
+      retrieve: async (question: string, signal: AbortSignal, contextWindow: number): Promise<RetrievedItem[]> => {
         const kb = this.#deps.knowledge();
         const embedder = this.#deps.embedder();
-        if (!kb || !embedder || kb.size === 0) return [];
-        const [vector] = await embedder.embed([question], { signal });
-        return vector ? kb.retrieve(vector) : [];
+        // Embedding costs a model call: only when something can be searched.
+        const wanted = (kb !== null && kb.size > 0) || (extra?.active() ?? false);
+        let vector: ArrayLike<number> | null = null;
+        if (embedder && wanted) {
+          try {
+            [vector = null] = await embedder.embed([question], { signal });
+          } catch (err) {
+            if (signal.aborted) throw err;
+            // Without an embedding, artifacts are still found by words.
+            console.warn('Could not embed the question', err);
+          }
+        }
+        const local = kb && vector && kb.size > 0 ? kb.retrieve(vector) : [];
+        let network: RetrievedItem[] = [];
+        try {
+          network = extra?.active() ? extra.retrieve(question, vector, contextWindow) : [];
+        } catch (err) {
+          console.warn('Could not project the network field; answering without it', err);
+        }
+        return [...local, ...network];
       },
     };
   }

@@ -179,7 +179,10 @@ describe('quarantine', () => {
     book = releasePeer(book, spammer, NOW + 1);
     expect(isQuarantined(book, spammer)).toBe(false);
     expect(applyFlags(book, flags, NOW + 2)).toBe(book);
-    book = applyFlags(book, flags.map((f) => ({ ...f, at: NOW + 3 * HOUR })), NOW + 3 * HOUR);
+    // The detectors run again later on the same field: the same evidence, a later time, still released.
+    expect(applyFlags(book, flags.map((f) => ({ ...f, at: NOW + 3 * HOUR })), NOW + 3 * HOUR)).toBe(book);
+    const fresh = makeArtifact({ text: 'Buy now, a brand new offer.', createdAt: T0 + 3 * HOUR }).id;
+    book = applyFlags(book, flags.map((f) => ({ ...f, at: NOW + 3 * HOUR, artifacts: [...f.artifacts, fresh] })), NOW + 3 * HOUR);
     expect(isQuarantined(book, spammer)).toBe(true);
     // By hand, with the person's reason.
     const byHand = quarantineByPerson(emptyQuarantine(), honestAuthors[0]!, 'I do not know this person', NOW);

@@ -156,6 +156,22 @@ const APP_UPGRADE_FIXTURES: Record<number, UpgradeFixture> = {
       expect(await db.table('netItems').where('time').above(5).count()).toBe(1);
     },
   },
+  // 2026-11-22: the field's local state appears, empty; the network's items stay.
+  6: {
+    seed: {
+      membership: [{ id: 'current', networkId: 'n1', epoch: 2 }],
+      netItems: [{ itemId: 'i1', time: 7, kind: 'artifact' }],
+      outbox: [{ id: 'o1', createdAt: 3 }],
+    },
+    async verify(db) {
+      expect(await db.table('membership').get('current')).toMatchObject({ networkId: 'n1', epoch: 2 });
+      expect(await db.table('netItems').where('time').above(5).count()).toBe(1);
+      expect(await db.table('outbox').count()).toBe(1);
+      expect(await db.table('fieldState').count()).toBe(0);
+      await db.table('fieldState').put({ key: 'ledger', value: { peers: [] } });
+      expect(await db.table('fieldState').get('ledger')).toMatchObject({ value: { peers: [] } });
+    },
+  },
 };
 
 /** Seeds a database at version `target - 1`, opens it with the app's factory at `target`, runs the fixture's checks. */

@@ -8,10 +8,12 @@ import type { Vote } from '../../src/lib/ccf/vote';
 import { DROP_REASONS, DropCounters } from '../../src/lib/network/drop-counters';
 import { fromBase64Url, toBase64Url } from '../../src/lib/network/encoding';
 import { EnvelopeSealError, MAX_ENVELOPE_BYTES, MAX_ENVELOPE_BYTES_BY_TYPE, envelopeSignatureInput, sealEnvelope, type EnvelopeJson } from '../../src/lib/network/envelope';
-import type { OutboundBody } from '../../src/lib/network/message-bodies';
+import { MAX_CALIBRATION_ANSWER_CHARS, MAX_CALIBRATION_PROMPT_CHARS } from '../../src/lib/ccf/calibration';
+import { ENVELOPE_TYPES, type OutboundBody } from '../../src/lib/network/message-bodies';
+import { CHANNEL_OF_TYPE, topicForType } from '../../src/lib/network/topics';
 import { Keyring, deriveEnvelopeKey } from '../../src/lib/network/network-key';
 import { openEnvelope, type OpenContext } from '../../src/lib/network/open-envelope';
-import { RateLimiter } from '../../src/lib/network/rate-limiter';
+import { DEFAULT_RATE_LIMITS, RateLimiter } from '../../src/lib/network/rate-limiter';
 import { ReplayGuard } from '../../src/lib/network/replay-guard';
 import { signArtifact, signVote } from '../../src/lib/network/signed-item';
 import { nodeIdOf, signatureInput, type SigningIdentity } from '../../src/lib/network/signing';
@@ -227,7 +229,9 @@ describe('every drop reason, from a crafted hostile envelope', () => {
   });
 
   it('rate-limited: a flood from one sender is cut at its burst, others still pass', async () => {
-    const context = await receiver({ rateLimiter: new RateLimiter({ burst: 5, perSecond: 1, cost: { artifact: 1, vote: 1, 'sync-request': 1, 'sync-response': 1, announce: 1 } }) });
+    const context = await receiver({
+      rateLimiter: new RateLimiter({ burst: 5, perSecond: 1, cost: { artifact: 1, vote: 1, 'sync-request': 1, 'sync-response': 1, announce: 1, 'calibration-task': 1, 'calibration-answer': 1 } }),
+    });
     const message = await artifactMessage(mallory);
     const results = [];
     for (let i = 0; i < 20; i++) results.push(await openEnvelope(await seal(message, { who: mallory }), context));
@@ -283,6 +287,141 @@ async function forgeSealed(who: SigningIdentity, type: string, body: unknown): P
   const unsigned = { ...header, body: toBase64Url(ct) } as Omit<EnvelopeJson, 'sig'>;
   return resign(unsigned, who);
 }
+
+const TASK_ID = '0123456789abcdef'.repeat(2);
+const taskBody = (overrides: Record<string, unknown> = {}) => ({
+  expiresAt: T0 + 30 * 60_000,
+  prompt: 'How many minutes are in 2 hours? Answer with the number only.',
+  target: bob.nodeId,
+  taskId: TASK_ID,
+  ...overrides,
+});
+const answerBody = (overrides: Record<string, unknown> = {}) => ({ answer: '120', target: alice.nodeId, taskId: TASK_ID, ...overrides });
+/** Body bytes with sorted keys, also for strings canonicalJson refuses to write (not NFC, lone surrogates). */
+const sortedBytes = (value: unknown) =>
+  new TextEncoder().encode(value !== null && typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value, Object.keys(value).sort()) : JSON.stringify(value));
+
+describe('calibration-task and calibration-answer', () => {
+  it('round-trip: alice sets bob a task, bob answers it; both travel on the sync topic', async () => {
+    const context = await receiver();
+    const task = await openEnvelope(await seal({ type: 'calibration-task', task: taskBody() }), context);
+    expect(task.ok, task.ok ? '' : `${task.reason}: ${task.detail}`).toBe(true);
+    if (!task.ok || task.message.type !== 'calibration-task') throw new Error('not a task');
+    expect(task.message.sender).toBe(alice.nodeId);
+    expect(task.message.task).toEqual(taskBody());
+    const answer = await openEnvelope(await seal({ type: 'calibration-answer', answer: answerBody() }, { who: bob }), context);
+    expect(answer.ok && answer.message.type === 'calibration-answer' && answer.message.answer).toEqual(answerBody());
+    // An empty answer and a multi-line prompt are valid.
+    expect((await openEnvelope(await seal({ type: 'calibration-answer', answer: answerBody({ answer: '' }) }, { who: bob }), context)).ok).toBe(true);
+    expect((await openEnvelope(await seal({ type: 'calibration-task', task: taskBody({ prompt: 'Line one.\nLine two?' }) }), context)).ok).toBe(true);
+    expect(CHANNEL_OF_TYPE['calibration-task']).toBe('sync');
+    expect(CHANNEL_OF_TYPE['calibration-answer']).toBe('sync');
+    expect(topicForType(NETWORK, 'calibration-task')).toBe(`h3lix/${NETWORK}/v1/sync`);
+    expect(DEFAULT_RATE_LIMITS.cost['calibration-task']).toBeGreaterThan(0);
+  });
+
+  it('the largest bodies fit their caps (3-byte characters and escaped quotes throughout)', async () => {
+    const context = await receiver();
+    for (const ch of ['\u20AC', '"', '\n']) {
+      const prompt = ch.repeat(MAX_CALIBRATION_PROMPT_CHARS);
+      expect((await openEnvelope(await seal({ type: 'calibration-task', task: taskBody({ prompt }) }), context)).ok).toBe(true);
+      const answer = ch.repeat(MAX_CALIBRATION_ANSWER_CHARS);
+      expect((await openEnvelope(await seal({ type: 'calibration-answer', answer: answerBody({ answer }) }, { who: bob }), context)).ok).toBe(true);
+    }
+    // 4-byte characters are two UTF-16 units: the unit bound holds them to 2 bytes a unit.
+    expect((await openEnvelope(await seal({ type: 'calibration-task', task: taskBody({ prompt: '\u{1F600}'.repeat(MAX_CALIBRATION_PROMPT_CHARS / 2) }) }), context)).ok).toBe(true);
+  });
+
+  it('refuses to seal an invalid task or answer', async () => {
+    await expect(seal({ type: 'calibration-task', task: taskBody({ prompt: 'x'.repeat(MAX_CALIBRATION_PROMPT_CHARS + 1) }) })).rejects.toThrow(EnvelopeSealError);
+    await expect(seal({ type: 'calibration-task', task: taskBody({ target: alice.nodeId }) })).rejects.toThrow(EnvelopeSealError); // to itself
+    await expect(seal({ type: 'calibration-answer', answer: answerBody({ target: bob.nodeId }) }, { who: bob })).rejects.toThrow(EnvelopeSealError);
+  });
+
+  it('body-invalid: hostile task bodies', async () => {
+    const context = await receiver();
+    const cases: unknown[] = [
+      taskBody({ prompt: 'x'.repeat(MAX_CALIBRATION_PROMPT_CHARS + 1) }),
+      taskBody({ prompt: '' }),
+      taskBody({ prompt: 'bell \u0007' }),
+      taskBody({ prompt: 'tab\there' }),
+      taskBody({ prompt: 'carriage\r\nreturn' }),
+      taskBody({ prompt: 'C1 \u0085' }),
+      taskBody({ prompt: 'e\u0301' }), // not NFC
+      taskBody({ prompt: 'lone \uD800 surrogate' }),
+      taskBody({ prompt: 42 }),
+      taskBody({ target: bob.nodeId.toUpperCase() }),
+      taskBody({ target: bob.nodeId.slice(1) }),
+      taskBody({ target: `${bob.nodeId}0` }),
+      taskBody({ target: alice.nodeId }), // the sender itself
+      taskBody({ taskId: TASK_ID.toUpperCase() }),
+      taskBody({ taskId: TASK_ID.slice(2) }),
+      taskBody({ taskId: 12 }),
+      taskBody({ expiresAt: -1 }),
+      taskBody({ expiresAt: 1.5 }),
+      taskBody({ expiresAt: 8.64e15 + 1 }),
+      taskBody({ expected: '120' }), // the expected answer never travels: an unknown key
+      taskBody({ extra: true }),
+      { target: bob.nodeId, taskId: TASK_ID, prompt: 'no expiry' },
+      [taskBody()],
+      null,
+    ];
+    for (const body of cases) {
+      const result = await openEnvelope(await forgeSealed(alice, 'calibration-task', sortedBytes(body)), context);
+      expect(result, JSON.stringify(body)?.slice(0, 80)).toMatchObject({ ok: false, reason: 'body-invalid' });
+    }
+    // Non-canonical spellings of a valid body: whitespace, key order, escaped characters.
+    const valid = taskBody();
+    const spellings = [
+      JSON.stringify(valid, null, 1),
+      JSON.stringify({ target: valid.target, taskId: valid.taskId, prompt: valid.prompt, expiresAt: valid.expiresAt }),
+      canonicalJson(valid).replace('How', '\\u0048ow'),
+      canonicalJson(valid).replace(String(valid.expiresAt), `${valid.expiresAt}.0`),
+    ];
+    for (const text of spellings) {
+      const result = await openEnvelope(await forgeSealed(alice, 'calibration-task', new TextEncoder().encode(text)), context);
+      expect(result, text).toMatchObject({ ok: false, reason: 'body-invalid' });
+    }
+    expect(context.counters.snapshot()['body-invalid']).toBe(cases.length + spellings.length);
+    // The canonical spelling of the same body passes.
+    expect((await openEnvelope(await forgeSealed(alice, 'calibration-task', valid), context)).ok).toBe(true);
+  });
+
+  it('body-invalid: hostile answer bodies', async () => {
+    const context = await receiver();
+    const cases: unknown[] = [
+      answerBody({ answer: '1'.repeat(MAX_CALIBRATION_ANSWER_CHARS + 1) }),
+      answerBody({ answer: 'nul \u0000' }),
+      answerBody({ answer: 'A\u030A' }), // not NFC
+      answerBody({ answer: 120 }),
+      answerBody({ target: 'not a node id' }),
+      answerBody({ target: bob.nodeId }), // bob answering himself
+      answerBody({ taskId: 'g'.repeat(32) }),
+      answerBody({ passed: true }),
+      { target: alice.nodeId, taskId: TASK_ID },
+    ];
+    for (const body of cases) {
+      expect(await openEnvelope(await forgeSealed(bob, 'calibration-answer', sortedBytes(body)), context), JSON.stringify(body)).toMatchObject({ ok: false, reason: 'body-invalid' });
+    }
+    // A task body in an answer envelope, and the other way round.
+    expect(await openEnvelope(await forgeSealed(bob, 'calibration-answer', taskBody({ target: alice.nodeId })), context)).toMatchObject({ ok: false, reason: 'body-invalid' });
+    expect(await openEnvelope(await forgeSealed(alice, 'calibration-task', answerBody({ target: bob.nodeId })), context)).toMatchObject({ ok: false, reason: 'body-invalid' });
+  });
+
+  it('oversize: an envelope over the calibration caps is dropped before any crypto; an unknown type is malformed', async () => {
+    const context = await receiver();
+    for (const type of ['calibration-task', 'calibration-answer'] as const) {
+      const sealed = json(await seal(type === 'calibration-task' ? { type, task: taskBody() } : { type, answer: answerBody({ target: bob.nodeId }) }));
+      const { sig: _sig, ...rest } = sealed;
+      const bytes = await resign({ ...rest, body: 'A'.repeat(MAX_ENVELOPE_BYTES_BY_TYPE[type]) }, alice);
+      expect(bytes.length).toBeLessThan(MAX_ENVELOPE_BYTES);
+      expect(await openEnvelope(bytes, context)).toMatchObject({ ok: false, reason: 'oversize' });
+    }
+    expect(MAX_ENVELOPE_BYTES_BY_TYPE['calibration-task']).toBeLessThan(MAX_ENVELOPE_BYTES_BY_TYPE.artifact);
+    expect(await openEnvelope(await forgeSealed(alice, 'calibration-result', answerBody({ target: bob.nodeId })), context)).toMatchObject({ ok: false, reason: 'malformed' });
+    expect(ENVELOPE_TYPES).toEqual(['artifact', 'vote', 'sync-request', 'sync-response', 'announce', 'calibration-task', 'calibration-answer']);
+  });
+});
 
 describe('properties', () => {
   it('openEnvelope never throws on arbitrary bytes or arbitrary JSON', async () => {

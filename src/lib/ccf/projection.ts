@@ -122,6 +122,11 @@ export class ProjectionIndex {
     return this.entries.has(id);
   }
 
+  /** The ids held (a copy: safe to remove while iterating). */
+  ids(): ContentId[] {
+    return [...this.entries.keys()];
+  }
+
   /**
    * Adds or updates an accepted artifact. `vector`: this node's own embedding
    * of the text (same embedder as the tasks); without it the artifact's sign

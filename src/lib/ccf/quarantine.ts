@@ -44,11 +44,25 @@ export function applyFlags(book: QuarantineBook, flags: readonly AnomalyFlag[], 
   for (const flag of flags) {
     const current = (next ?? book).get(flag.node);
     if (current && current.releasedAt === null) continue; // already quarantined: keep the first reason
-    if (current && current.releasedAt !== null && flag.at <= current.releasedAt) continue; // the person already saw this
+    // The person already saw this: a released peer is flagged again only on evidence the release did not cover.
+    if (current && current.releasedAt !== null && (flag.at <= current.releasedAt || !hasNewEvidence(flag, current.flag))) continue;
     next ??= new Map(book);
     next.set(flag.node, { node: flag.node, cause: flag.detector, reason: flag.reason, flag, since: now, releasedAt: null });
   }
   return next ?? book;
+}
+
+/**
+ * Whether a flag rests on evidence (artifacts or peers) that the flag the
+ * person released did not show. Detectors re-run on the same field and
+ * raise the same flag with a later time; only new artifacts, or new bloc
+ * members, are new behaviour. A peer quarantined by hand and released has
+ * no detector evidence, so any flag is new.
+ */
+function hasNewEvidence(flag: AnomalyFlag, released: AnomalyFlag | null): boolean {
+  if (released === null || released.detector !== flag.detector) return true;
+  const seen = new Set<string>([...released.artifacts, ...released.peers]);
+  return [...flag.artifacts, ...flag.peers].some((x) => !seen.has(x));
 }
 
 /** The person releases a peer (reversal); unknown or already released peers leave the book as it is. */

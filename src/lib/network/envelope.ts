@@ -9,7 +9,8 @@
  *     "nonce": <12 random bytes: GCM nonce and replay id>,
  *     "sender": <node id>, "senderKey": <Ed25519 public key>,
  *     "sentAt": <ms since epoch>, "sig": <Ed25519 signature>,
- *     "type": "artifact" | "vote" | "sync-request" | "sync-response" | "announce",
+ *     "type": "artifact" | "vote" | "sync-request" | "sync-response" | "announce"
+ *             | "calibration-task" | "calibration-answer",
  *     "v": 1 }
  *
  * The header is every field but `body` and `sig`; its canonical bytes are
@@ -45,6 +46,10 @@ export const MAX_BODY_BYTES: Readonly<Record<EnvelopeType, number>> = {
   'sync-request': 16_384,
   'sync-response': 65_536,
   announce: 49_152,
+  // A prompt of MAX_CALIBRATION_PROMPT_CHARS (1,000 UTF-16 units, at most 3 bytes each in canonical JSON) and ~130 bytes of fields.
+  'calibration-task': 4096,
+  // An answer of MAX_CALIBRATION_ANSWER_CHARS (256 units, at most 768 bytes) and ~100 bytes of fields.
+  'calibration-answer': 1024,
 };
 
 /** Room for the header fields and the signature around the body (the real header is ~330 bytes). */

@@ -1,5 +1,5 @@
 /**
- * The plaintext bodies of the five envelope types, and their checks.
+ * The plaintext bodies of the seven envelope types, and their checks.
  *
  * A body is the canonical JSON (JCS) of one object, encrypted in the
  * envelope. The shapes are closed (`strictObject`) and bounded, like the
@@ -12,16 +12,20 @@
  *   (gossip forwards the original envelope, it never re-seals).
  * - sync-request / sync-response: reconciliation (reconciliation.ts).
  * - announce: presence on the discovery topic, key rotation, leaving.
+ * - calibration-task / calibration-answer: proof of capability for
+ *   newcomers (ccf/calibration.ts): a task set to one peer, that peer's
+ *   answer. Targeted like sync traffic; the expected answer never travels.
  */
 import { z } from 'zod';
 import { canonicalJson } from '../artifacts/canonical';
 import { MAX_TIME_MS } from '../artifacts/schema';
+import { CALIBRATION_TASK_ID_PATTERN, MAX_CALIBRATION_ANSWER_CHARS, MAX_CALIBRATION_PROMPT_CHARS } from '../ccf/calibration';
 import { nodeIdSchema, type NodeId } from '../ccf/vote';
 import { base64UrlPattern, isBase64Url, strictUtf8Decoder } from './encoding';
 import { AES_GCM_NONCE_BYTES, AES_GCM_TAG_BYTES, MAX_EPOCH, NETWORK_KEY_BYTES } from './network-key';
 import { ITEM_ID_PATTERN, verifyItem, type ItemId, type SignedItem, type VerifiedItem } from './signed-item';
 
-export const ENVELOPE_TYPES = ['artifact', 'vote', 'sync-request', 'sync-response', 'announce'] as const;
+export const ENVELOPE_TYPES = ['artifact', 'vote', 'sync-request', 'sync-response', 'announce', 'calibration-task', 'calibration-answer'] as const;
 export type EnvelopeType = (typeof ENVELOPE_TYPES)[number];
 
 /** Most item ids one sync-request may list (512 × 25 bytes ≈ 13 KB). */
@@ -53,6 +57,48 @@ export const labelSchema = z
   .refine((s) => !CONTROL_CHARACTERS.test(s), 'must not contain control characters')
   .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode')
   .refine((s) => s === s.normalize('NFC'), 'must be in Unicode NFC form');
+
+// C0 and C1 controls except the line feed.
+const CONTROL_EXCEPT_NEWLINE = /[\u0000-\u0009\u000B-\u001F\u007F-\u009F]/;
+
+/**
+ * Plain text from a peer that may span lines (a calibration task, an
+ * answer): bounded in UTF-16 code units, valid Unicode in NFC, no control
+ * characters but the line feed. It is untrusted: shown as text, and given to
+ * a model only cleaned and delimited (ccf/calibration.ts `calibrationPrompt`).
+ */
+export const plainTextSchema = (min: number, max: number) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((s) => !CONTROL_EXCEPT_NEWLINE.test(s), 'must not contain control characters other than newline')
+    .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode')
+    .refine((s) => s === s.normalize('NFC'), 'must be in Unicode NFC form');
+
+export const calibrationTaskIdSchema = z.string().regex(CALIBRATION_TASK_ID_PATTERN, 'taskId must be 32 lower-case hex characters');
+
+export const calibrationTaskSchema = z.strictObject({
+  /** The peer asked to answer (tasks travel by gossip on the sync topic; only the target answers). */
+  target: nodeIdSchema,
+  /** 16 random bytes in lower-case hex, chosen by the asker; the answer names it. */
+  taskId: calibrationTaskIdSchema,
+  /** The question, ending with how to answer. */
+  prompt: plainTextSchema(1, MAX_CALIBRATION_PROMPT_CHARS),
+  /** ms since epoch, the asker's clock: answers after it are ignored. */
+  expiresAt: z.int().min(0).max(MAX_TIME_MS),
+});
+export type CalibrationTaskBody = z.infer<typeof calibrationTaskSchema>;
+
+export const calibrationAnswerSchema = z.strictObject({
+  /** The node that set the task (the task envelope's sender). */
+  target: nodeIdSchema,
+  /** The task answered. */
+  taskId: calibrationTaskIdSchema,
+  /** The answer as the answering node's model gave it, bounded; may be empty (counts as wrong). */
+  answer: plainTextSchema(0, MAX_CALIBRATION_ANSWER_CHARS),
+});
+export type CalibrationAnswerBody = z.infer<typeof calibrationAnswerSchema>;
 
 export const multiaddrSchema = z
   .string()
@@ -143,7 +189,9 @@ export type OutboundBody =
   | { type: 'vote'; item: SignedItem & { kind: 'vote' } }
   | { type: 'sync-request'; request: SyncRequestBody }
   | { type: 'sync-response'; response: SyncResponseBody }
-  | { type: 'announce'; announce: AnnounceBody };
+  | { type: 'announce'; announce: AnnounceBody }
+  | { type: 'calibration-task'; task: CalibrationTaskBody }
+  | { type: 'calibration-answer'; answer: CalibrationAnswerBody };
 
 /** The body of each type after every check. */
 export type InboundBody =
@@ -151,7 +199,9 @@ export type InboundBody =
   | { type: 'vote'; item: VerifiedItem & { kind: 'vote' } }
   | { type: 'sync-request'; request: SyncRequestBody }
   | { type: 'sync-response'; response: Omit<SyncResponseBody, 'items'> & { items: VerifiedItem[] } }
-  | { type: 'announce'; announce: AnnounceBody };
+  | { type: 'announce'; announce: AnnounceBody }
+  | { type: 'calibration-task'; task: CalibrationTaskBody }
+  | { type: 'calibration-answer'; answer: CalibrationAnswerBody };
 
 export type BodyCheck =
   | { ok: true; body: InboundBody }
@@ -178,6 +228,10 @@ export function bodyJson(body: OutboundBody): unknown {
       return body.response;
     case 'announce':
       return body.announce;
+    case 'calibration-task':
+      return body.task;
+    case 'calibration-answer':
+      return body.answer;
   }
 }
 
@@ -238,6 +292,18 @@ export function checkBodyValue(json: unknown, context: BodyContext): BodyCheck {
         if (announce.removed.includes(context.sender)) return invalid('a rotation cannot remove its own sender');
       }
       return { ok: true, body: { type: 'announce', announce } };
+    }
+    case 'calibration-task': {
+      const parsed = calibrationTaskSchema.safeParse(json);
+      if (!parsed.success) return invalid(issues(parsed.error));
+      if (parsed.data.target === context.sender) return invalid('a node does not set itself a calibration task');
+      return { ok: true, body: { type: 'calibration-task', task: parsed.data } };
+    }
+    case 'calibration-answer': {
+      const parsed = calibrationAnswerSchema.safeParse(json);
+      if (!parsed.success) return invalid(issues(parsed.error));
+      if (parsed.data.target === context.sender) return invalid('a node does not answer its own calibration task');
+      return { ok: true, body: { type: 'calibration-answer', answer: parsed.data } };
     }
   }
 }

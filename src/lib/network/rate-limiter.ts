@@ -25,7 +25,7 @@ export interface RateLimits {
 export const DEFAULT_RATE_LIMITS: RateLimits = {
   burst: 64,
   perSecond: 8,
-  cost: { artifact: 1, vote: 1, 'sync-request': 2, 'sync-response': 0.5, announce: 1 },
+  cost: { artifact: 1, vote: 1, 'sync-request': 2, 'sync-response': 0.5, announce: 1, 'calibration-task': 1, 'calibration-answer': 1 },
 };
 export const DEFAULT_MAX_BUCKETS = 4096;
 

@@ -13,13 +13,19 @@ export const TOPIC_VERSION = 'v1';
 export const TOPIC_CHANNELS = ['artifacts', 'votes', 'sync', 'discovery'] as const;
 export type TopicChannel = (typeof TOPIC_CHANNELS)[number];
 
-/** Which topic each envelope type travels on (an announce of kind rotation or leave too goes on discovery). */
+/**
+ * Which topic each envelope type travels on (an announce of kind rotation or
+ * leave too goes on discovery). Calibration tasks and answers are targeted
+ * at one node like reconciliation, so they share its topic.
+ */
 export const CHANNEL_OF_TYPE: Readonly<Record<EnvelopeType, TopicChannel>> = {
   artifact: 'artifacts',
   vote: 'votes',
   'sync-request': 'sync',
   'sync-response': 'sync',
   announce: 'discovery',
+  'calibration-task': 'sync',
+  'calibration-answer': 'sync',
 };
 
 export class TopicError extends Error {
