@@ -38,6 +38,24 @@ import {
 } from '../lib/ccf/reputation';
 import type { NodeId, Vote, VoteValue } from '../lib/ccf/vote';
 import type { VerifiedItem } from '../lib/network/signed-item';
+import type { CalibrationAnswerBody, CalibrationTaskBody } from '../lib/network/message-bodies';
+import {
+  admitCalibrationTask,
+  CALIBRATION_GENERATE_OPTIONS,
+  calibrationPrompt,
+  createCalibrationTask,
+  emptyAnswerLog,
+  emptyCalibrationBook,
+  expireCalibrationTasks,
+  extractCalibrationAnswer,
+  isCalibrationTaskLive,
+  issueCalibrationTask,
+  planCalibration,
+  resolveCalibrationAnswer,
+  type CalibrationAnswerLog,
+  type CalibrationBook,
+} from '../lib/ccf/calibration';
+import type { ChatTurn, GenerateOptions } from '../lib/engine/contract';
 import type { DomainAcceptance, FieldArtifactView, FieldPeerView, FieldSnapshot } from '../state/field-view';
 import type { H3lixDatabase } from './db';
 
@@ -65,6 +83,20 @@ export interface FieldServiceDeps {
   onChange: () => void;
   /** Wait this long after a change before aggregating (a burst of items is judged once). */
   settleDelayMs?: number;
+  /** Members present now (announced on the discovery topic): only they are set calibration tasks. */
+  present?: () => ReadonlySet<NodeId>;
+  /** Publishes a calibration task (network.sendCalibrationTask). */
+  sendCalibrationTask?: (task: CalibrationTaskBody) => Promise<unknown>;
+  /** Publishes this node's answer to a member's task (network.sendCalibrationAnswer). */
+  sendCalibrationAnswer?: (answer: CalibrationAnswerBody) => Promise<unknown>;
+  /**
+   * This device's model answers a calibration task in a fresh conversation
+   * (no system prompt, memories, priors, tools or history); null when no
+   * model is free now (the task lapses; that costs this node nothing).
+   */
+  answerWithModel?: (turns: ChatTurn[], options: GenerateOptions) => Promise<string> | null;
+  /** Uniform in [0, 1) from a cryptographic source: calibration tasks must not be predictable. */
+  random?: () => number;
 }
 
 export class FieldStateError extends Error {
@@ -89,7 +121,12 @@ export class FieldService {
   #aggregatedAt: number | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #loaded: Promise<void> | null = null;
-  /** Artifacts in the field no one here has judged yet: candidates for the automatic check. */
+  #calibration: CalibrationBook = emptyCalibrationBook();
+  #answers: CalibrationAnswerLog = emptyAnswerLog();
+  /** One calibration answer at a time: the model is shared with the person's chat. */
+  #answering = false;
+  #calibrationTimer: ReturnType<typeof setInterval> | null = null;
+  /** New artifacts from peers: candidates for the automatic check. */
   #listeners = new Set<(id: ContentId) => void>();
 
   constructor(deps: FieldServiceDeps) {
@@ -302,12 +339,79 @@ export class FieldService {
     await this.recompute();
   }
 
-  /** One calibration answer this node checked. */
-  async recordCalibration(node: NodeId, passed: boolean): Promise<void> {
+  // -------------------------------------------------------------------------
+  // Calibration: proof of capability before a stranger's votes count.
+
+  /** Sets tasks to present members that need them now, and every `everyMs` after. */
+  startCalibration(everyMs = 60_000): void {
+    if (this.#calibrationTimer) return;
+    this.#calibrationTimer = setInterval(() => void this.calibrate().catch((err: unknown) => console.warn('Calibration round failed', err)), everyMs);
+    void this.calibrate().catch((err: unknown) => console.warn('Calibration round failed', err));
+  }
+
+  /** One calibration round: lapsed tasks expire, the planner picks peers, each gets a fresh task. */
+  async calibrate(): Promise<number> {
+    const send = this.#deps.sendCalibrationTask;
+    const present = this.#deps.present?.();
+    if (!send || !present || present.size === 0) return 0;
     await this.load();
-    this.#ledger = recordCalibration(this.#ledger, node, passed, this.#deps.now());
+    const now = this.#deps.now();
+    this.#calibration = expireCalibrationTasks(this.#calibration, now).book;
+    for (const node of present) if (node !== this.#self) this.#ledger = meetPeer(this.#ledger, node, now);
+    const peers = new Map([...this.#ledger.peers].filter(([id]) => present.has(id)));
+    const chosen = planCalibration({ peers, pending: this.#calibration, now, quarantined: quarantinedPeers(this.#book), self: this.#self });
+    const random = this.#deps.random ?? cryptoRandom;
+    for (const peer of chosen) {
+      const task = createCalibrationTask(random, now);
+      this.#calibration = issueCalibrationTask(this.#calibration, peer, task);
+      // The expected answer never leaves this device.
+      await send({ target: peer, taskId: task.id, prompt: task.prompt, expiresAt: task.expiresAt });
+    }
+    return chosen.length;
+  }
+
+  /** A member answered a task this node set: checked here, recorded in the ledger. */
+  async onCalibrationAnswer(message: { sender: NodeId; answer: CalibrationAnswerBody }): Promise<void> {
+    await this.load();
+    const now = this.#deps.now();
+    const resolution = resolveCalibrationAnswer(this.#calibration, { sender: message.sender, taskId: message.answer.taskId, answer: message.answer.answer }, now);
+    this.#calibration = resolution.book;
+    if (!resolution.result) return;
+    this.#ledger = recordCalibration(this.#ledger, resolution.result.peer, resolution.result.passed, now);
     await this.#saveLedger();
     await this.recompute();
+  }
+
+  /**
+   * A member set this node a task: admitted within limits, answered by the
+   * model in a fresh conversation (the task is untrusted text, delimited;
+   * the reply goes only back to the network, never to the chat or the
+   * action executor), dropped when no model is free or the task lapsed.
+   */
+  async onCalibrationTask(message: { sender: NodeId; task: CalibrationTaskBody }): Promise<boolean> {
+    const send = this.#deps.sendCalibrationAnswer;
+    const answer = this.#deps.answerWithModel;
+    if (!send || !answer || this.#answering) return false;
+    await this.load();
+    const self = this.#self;
+    if (!self) return false;
+    const admission = admitCalibrationTask(this.#answers, { asker: message.sender, target: message.task.target, expiresAt: message.task.expiresAt }, self, this.#deps.now());
+    if (!admission.admit) return false;
+    this.#answers = admission.log;
+    const pending = answer(calibrationPrompt(message.task.prompt), CALIBRATION_GENERATE_OPTIONS);
+    if (!pending) return false;
+    this.#answering = true;
+    try {
+      const reply = await pending;
+      if (!isCalibrationTaskLive(message.task, this.#deps.now())) return false;
+      await send({ target: message.sender, taskId: message.task.taskId, answer: extractCalibrationAnswer(reply) });
+      return true;
+    } catch (err) {
+      console.warn('Could not answer a calibration task', err);
+      return false;
+    } finally {
+      this.#answering = false;
+    }
   }
 
   /** What the Field view shows. */
@@ -419,5 +523,12 @@ export class FieldService {
   dispose(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    if (this.#calibrationTimer) clearInterval(this.#calibrationTimer);
+    this.#calibrationTimer = null;
   }
+}
+
+/** Uniform in [0, 1) from the platform's cryptographic source. */
+function cryptoRandom(): number {
+  return (crypto.getRandomValues(new Uint32Array(1))[0] as number) / 2 ** 32;
 }

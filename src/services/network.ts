@@ -17,7 +17,7 @@ import { fromBase64Url, toBase64Url } from '../lib/network/encoding';
 import { sealEnvelope } from '../lib/network/envelope';
 import { createInvite, parseInviteUrl, type Invite, type InviteParseResult } from '../lib/network/invite';
 import { createExchangeKeyPair, openRotation, planRotation, x25519Agreement, ROTATION_GRACE_MS, leaveAnnounce } from '../lib/network/key-rotation';
-import type { OutboundBody, SyncRequestBody } from '../lib/network/message-bodies';
+import type { CalibrationAnswerBody, CalibrationTaskBody, OutboundBody, SyncRequestBody } from '../lib/network/message-bodies';
 import { createNetworkId, createNetworkKey, deriveEnvelopeKey, Keyring } from '../lib/network/network-key';
 import { openEnvelope, type InboundMessage } from '../lib/network/open-envelope';
 import { RateLimiter } from '../lib/network/rate-limiter';
@@ -106,6 +106,10 @@ export interface NetworkDeps {
   onChange: () => void;
   /** An item arrived from a peer (benchmarks time propagation with it). */
   onItem?: (item: VerifiedItem) => void;
+  /** A calibration task addressed to this node (untrusted: the field admits and answers it). */
+  onCalibrationTask?: (message: { sender: string; task: CalibrationTaskBody }) => void;
+  /** An answer to a calibration task this node set. */
+  onCalibrationAnswer?: (message: { sender: string; answer: CalibrationAnswerBody }) => void;
   /** An item was stored, ours or a peer's (the Collective Context Field applies it). */
   onStored?: (item: VerifiedItem, via: 'self' | string) => void;
   /** Tests: allow dialling loopback relays (the app's own relay on 127.0.0.1 in development). */
@@ -494,7 +498,28 @@ export class NetworkService {
       case 'announce':
         await this.#onAnnounce(message, from);
         break;
+      // Calibration (proof of capability): only the addressed node acts; the field decides what to do.
+      case 'calibration-task':
+        if (message.task.target === me) this.#deps.onCalibrationTask?.({ sender: message.sender, task: message.task });
+        break;
+      case 'calibration-answer':
+        if (message.answer.target === me) this.#deps.onCalibrationAnswer?.({ sender: message.sender, answer: message.answer });
+        break;
     }
+  }
+
+  /** Sets a member a calibration task (the expected answer stays on this device). */
+  async sendCalibrationTask(task: CalibrationTaskBody): Promise<boolean> {
+    if (!this.#node || !this.#keyring) return false;
+    const { recipients } = await this.#publish({ type: 'calibration-task', task });
+    return recipients > 0;
+  }
+
+  /** Answers a member's calibration task. */
+  async sendCalibrationAnswer(answer: CalibrationAnswerBody): Promise<boolean> {
+    if (!this.#node || !this.#keyring) return false;
+    const { recipients } = await this.#publish({ type: 'calibration-answer', answer });
+    return recipients > 0;
   }
 
   async #store(item: VerifiedItem, via: string): Promise<void> {

@@ -43,6 +43,8 @@ import type { ExtraRetrieval } from './memory.svelte';
 
 /** Share of the context window the network's priors may take (beside memories and documents). */
 const FIELD_SHARE = 0.1;
+/** A calibration answer is a few tokens; one that takes longer than this is given up (the task lapses). */
+const CALIBRATION_ANSWER_TIMEOUT_MS = 60_000;
 import { runVerifier, inferVerifier } from '../lib/learning/verifiers';
 import { validateCandidate, validateForSharing } from '../lib/learning/validation';
 import { privateTermsFrom } from '../lib/learning/private-terms';
@@ -93,6 +95,8 @@ export class AppState {
 
   #db: H3lixDatabase | null = null;
   #fieldService: FieldService | null = null;
+  /** Stops a calibration answer in progress (the person's reply comes first). */
+  #calibrationAbort: AbortController | null = null;
   #embedder: EmbedderClient | null = null;
   #knowledge: KnowledgeBase | null = null;
   #client: EngineClient;
@@ -210,7 +214,15 @@ export class AppState {
       now,
       newId,
     });
-    this.chat.setConditioning(this.learning.conditioning());
+    const learningConditioning = this.learning.conditioning();
+    this.chat.setConditioning({
+      ...learningConditioning,
+      // The person's reply comes first: a calibration answer for a peer stops too.
+      yieldEngine: async () => {
+        this.#calibrationAbort?.abort(new DOMException('The person is asking', 'AbortError'));
+        await learningConditioning.yieldEngine();
+      },
+    });
     let identity: Promise<import('../services/identity').NodeIdentity> | null = null;
     const networkService = new NetworkService({
       db: () => this.#requireDb(),
@@ -220,6 +232,8 @@ export class AppState {
       defaultRelays: () => this.deployConfig.relays ?? [],
       onChange: () => this.network.changed(),
       onStored: (item) => this.#fieldService?.apply(item),
+      onCalibrationTask: (message) => void this.#fieldService?.onCalibrationTask(message),
+      onCalibrationAnswer: (message) => void this.#fieldService?.onCalibrationAnswer(message),
     });
     this.network = new NetworkState(networkService, () => `${location.origin}/`);
     this.#fieldService = new FieldService({
@@ -230,6 +244,27 @@ export class AppState {
       castVote: (vote) => networkService.castVote(vote),
       memberNames: () => networkService.memberNames(),
       onChange: () => this.field.changed(),
+      present: () => new Set(networkService.memberNames().keys()),
+      sendCalibrationTask: (task) => networkService.sendCalibrationTask(task),
+      sendCalibrationAnswer: (answer) => networkService.sendCalibrationAnswer(answer),
+      answerWithModel: (turns, options) => {
+        // Only an idle model answers: never during the person's reply or a learning job.
+        const free = this.engine.loaded !== null && this.engine.status === 'ready' && !this.chat.busy && this.learning.current === null;
+        if (!free || this.#calibrationAbort) return null;
+        const abort = new AbortController();
+        this.#calibrationAbort = abort;
+        const timeout = setTimeout(() => abort.abort(new DOMException('Calibration answer took too long', 'TimeoutError')), CALIBRATION_ANSWER_TIMEOUT_MS);
+        return this.#client
+          .generate(turns, options, { signal: abort.signal })
+          .then((r) => {
+            if (abort.signal.aborted) throw abort.signal.reason instanceof Error ? abort.signal.reason : new DOMException('Stopped', 'AbortError');
+            return r.text;
+          })
+          .finally(() => {
+            clearTimeout(timeout);
+            if (this.#calibrationAbort === abort) this.#calibrationAbort = null;
+          });
+      },
     });
     this.field = new FieldState(this.#fieldService);
     this.network.onMember = async () => {
@@ -411,6 +446,7 @@ export class AppState {
       await this.network.load();
       await openInvite();
       await this.field.reload();
+      this.#fieldService?.startCalibration();
       if (this.network.member) await this.learning.publishQueued();
     } catch (err) {
       this.network.message = `The network is unavailable: ${err instanceof Error ? err.message : String(err)}`;

@@ -138,3 +138,66 @@ describe('field service', () => {
     expect(h.service.snapshot().peers.find((p) => p.nodeId === quill.nodeId)).toMatchObject({ quarantine: null, released: true });
   });
 });
+
+describe('calibration between two devices', () => {
+  it('a stranger that answers its tasks right becomes calibrated; one that answers wrong does not; the expected answer never travels', async () => {
+    const { createCalibrationTask } = await import('../../src/lib/ccf/calibration');
+    const { seededRandom } = await import('../../src/lib/random/seeded');
+    const run = async (capable: boolean) => {
+      const asker = identity();
+      const answerer = identity();
+      const sent: unknown[] = [];
+      // The same seed as the asker's: the test knows which tasks it will set (a capable model double answers them).
+      const mirror = seededRandom(7);
+      const expectedByPrompt = new Map<string, string>();
+      const db = await openDatabase(`field-cal-${crypto.randomUUID()}`, { indexedDB, IDBKeyRange });
+      let answering: FieldService | null = null;
+      const asking = new FieldService({
+        db: () => db,
+        now: Date.now,
+        self: async () => asker.nodeId,
+        heldItems: async () => [],
+        castVote: async () => {},
+        memberNames: () => new Map(),
+        onChange: () => {},
+        settleDelayMs: 0,
+        present: () => new Set([answerer.nodeId]),
+        random: seededRandom(7),
+        sendCalibrationTask: async (task) => {
+          sent.push(task);
+          const mirrored = createCalibrationTask(mirror, Date.now());
+          const e = mirrored.expected;
+          expectedByPrompt.set(task.prompt, e.kind === 'number' ? String(e.value) : e.kind === 'sequence' ? e.values.join(', ') : e.value);
+          await answering!.onCalibrationTask({ sender: asker.nodeId, task });
+        },
+      });
+      const db2 = await openDatabase(`field-cal2-${crypto.randomUUID()}`, { indexedDB, IDBKeyRange });
+      answering = new FieldService({
+        db: () => db2,
+        now: Date.now,
+        self: async () => answerer.nodeId,
+        heldItems: async () => [],
+        castVote: async () => {},
+        memberNames: () => new Map(),
+        onChange: () => {},
+        sendCalibrationAnswer: async (answer) => {
+          sent.push(answer);
+          await asking.onCalibrationAnswer({ sender: answerer.nodeId, answer });
+        },
+        answerWithModel: (turns) => {
+          const text = turns.map((t) => t.content).join('\n');
+          const prompt = [...expectedByPrompt.keys()].find((p) => text.includes(p));
+          return Promise.resolve(capable && prompt ? `The answer is ${expectedByPrompt.get(prompt)}.` : 'I am not sure, maybe 12345.');
+        },
+      });
+      for (let i = 0; i < 3; i++) await asking.calibrate();
+      const peer = asking.snapshot().peers.find((p) => p.nodeId === answerer.nodeId);
+      return { peer, sent };
+    };
+    const good = await run(true);
+    expect(good.peer).toMatchObject({ calibrated: true, calibrationPassed: 3 });
+    const bad = await run(false);
+    expect(bad.peer).toMatchObject({ calibrated: false, calibrationFailed: 3 });
+    for (const message of [...good.sent, ...bad.sent]) expect(JSON.stringify(message)).not.toContain('expected');
+  });
+});

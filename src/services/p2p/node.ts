@@ -108,6 +108,14 @@ export interface P2PLimits {
   maxConcurrentDials: number;
   /** Peers remembered (heard of, maybe not connected). Default 256. */
   maxKnownPeers: number;
+  /**
+   * The maintenance loop dials new members only while fewer than this many
+   * are connected; inbound connections are still accepted up to `maxPeers`.
+   * Default: unset, i.e. `maxPeers` (the app). A value below `maxPeers`
+   * leaves headroom so that newcomers' dials are seldom refused (the Node
+   * bench: many members, few dials each).
+   */
+  dialPeers?: number;
 }
 
 export interface P2PTiming {
@@ -166,6 +174,33 @@ export interface P2PNodeOptions {
   allowLoopback?: boolean;
   /** ICE servers etc. for WebRTC; default: libp2p's. */
   rtcConfiguration?: RTCConfiguration;
+  /**
+   * Which known, unconnected members the maintenance loop dials first:
+   * `known` (default, the app) in the order they were heard of; `random` a
+   * fresh random order on every tick (from `clock.random`), so that
+   * newcomers spread their dials over the group instead of all dialling the
+   * members everyone heard of first.
+   */
+  dialOrder?: 'known' | 'random';
+  /**
+   * IP addresses exempt from gossipsub's IP-colocation penalty (peer score
+   * P6: beyond 10 peers seen from one IP, each of them scores
+   * −5 · (count − 10)², and below −80 a peer is graylisted: its RPCs are
+   * ignored). gossipsub keeps a disconnected peer's zero score, and its IP,
+   * for an hour. Default: none (gossipsub's default, the app). The Node bench
+   * runs every member on 127.0.0.1 (standing in for separate devices) and
+   * exempts that address.
+   */
+  ipColocationWhitelist?: string[];
+  /**
+   * Lower bound, ms, on the timeout of libp2p's connection monitor, which
+   * pings every connection (relays included) every 10 s and aborts one whose
+   * ping does not answer in time (an adaptive timeout, at least 5 s by
+   * libp2p's default). Default: unset (libp2p's 5 s, the app). The Node bench
+   * runs dozens of members on two shared cores, where event-loop stalls of
+   * several seconds would otherwise abort healthy connections.
+   */
+  monitorMinTimeoutMs?: number;
   clock?: Partial<P2PClock>;
   logger?: Partial<P2PLogger>;
 }
@@ -341,12 +376,19 @@ export function createP2PNode(options: P2PNodeOptions): P2PNode {
   if (typeof options.discovery?.topic !== 'string' || options.discovery.topic === '') throw new P2PConfigError('discovery.topic is needed');
   const limits: P2PLimits = { ...DEFAULT_LIMITS, ...options.limits };
   for (const [k, v] of Object.entries(limits)) {
+    if (k === 'dialPeers' && v === undefined) continue; // optional: maxPeers
     if (!Number.isSafeInteger(v) || v < 1) throw new P2PConfigError(`limits.${k} must be a positive integer`);
   }
   const timing: P2PTiming = { ...DEFAULT_TIMING, ...options.timing };
   for (const [k, v] of Object.entries(timing)) {
     if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new P2PConfigError(`timing.${k} must be a positive number`);
   }
+  const dialTarget = Math.min(limits.maxPeers, limits.dialPeers ?? limits.maxPeers);
+  const dialOrder = options.dialOrder ?? 'known';
+  if (options.monitorMinTimeoutMs !== undefined && !(options.monitorMinTimeoutMs > 0 && Number.isFinite(options.monitorMinTimeoutMs))) {
+    throw new P2PConfigError('monitorMinTimeoutMs must be a positive number');
+  }
+  if (dialOrder !== 'known' && dialOrder !== 'random') throw new P2PConfigError(`dialOrder must be 'known' or 'random'`);
   const backoff: BackoffOptions = { ...DEFAULT_BACKOFF, ...options.reconnect };
   const bad = validateBackoff(backoff);
   if (bad !== null) throw new P2PConfigError(`reconnect: ${bad}`);
@@ -606,12 +648,21 @@ export function createP2PNode(options: P2PNodeOptions): P2PNode {
       // see (self:peer:update can come before the address is listed): poll.
       updateStatus();
       const now = clock.now();
-      for (const k of known.values()) {
+      let candidates: Iterable<KnownPeer> = known.values();
+      if (dialOrder === 'random') {
+        const list = [...known.values()];
+        for (let i = list.length - 1; i > 0; i--) {
+          const j = Math.floor(clock.random() * (i + 1));
+          [list[i], list[j]] = [list[j]!, list[i]!];
+        }
+        candidates = list;
+      }
+      for (const k of candidates) {
         if (dialsInFlight >= limits.maxConcurrentDials) break;
         if (k.dialing) continue;
         const c = connected.get(k.peerId);
         if (c === undefined) {
-          if (connected.size >= limits.maxPeers || now < k.nextDialAt) continue;
+          if (connected.size >= dialTarget || now < k.nextDialAt) continue;
           void dialMember(k, gen);
         } else if (c.kind === 'relayed' && now - k.lastDirectTry >= timing.directRetryMs) {
           void dialMember(k, gen);
@@ -906,6 +957,7 @@ export function createP2PNode(options: P2PNodeOptions): P2PNode {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       ...(options.allowLoopback ? { connectionGater: { denyDialMultiaddr: () => false } } : {}),
+      ...(options.monitorMinTimeoutMs !== undefined ? { connectionMonitor: { pingTimeout: { minTimeout: options.monitorMinTimeoutMs } } } : {}),
       connectionManager: {
         // A member may briefly hold a relayed and a direct connection.
         maxConnections: 2 * limits.maxPeers + relayEntries.length + 4,
@@ -923,6 +975,9 @@ export function createP2PNode(options: P2PNodeOptions): P2PNode {
           runOnLimitedConnection: true,
           maxInboundDataLength: streamCap,
           canRelayMessage: false,
+          ...(options.ipColocationWhitelist !== undefined && options.ipColocationWhitelist.length > 0
+            ? { scoreParams: { IPColocationFactorWhitelist: new Set(options.ipColocationWhitelist) } }
+            : {}),
         }),
       },
     });
