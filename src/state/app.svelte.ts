@@ -39,6 +39,11 @@ import { NetworkState } from './network.svelte';
 import { NetworkService } from '../services/network';
 import { FieldService } from '../services/field-service';
 import { FieldState } from './field.svelte';
+import { AUTO_VOTE_GENERATE_OPTIONS, judgeArtifactOnEpisodes } from '../lib/ccf/auto-vote';
+import type { ContentId } from '../lib/artifacts/schema';
+import type { ChatTurn, GenerateOptions } from '../lib/engine/contract';
+import { PermanentJobError } from '../services/job-runner';
+import { listEpisodes } from '../services/learning-repository';
 import type { ExtraRetrieval } from './memory.svelte';
 
 /** Share of the context window the network's priors may take (beside memories and documents). */
@@ -156,14 +161,15 @@ export class AppState {
       this.memory.handlePersonMessage(text, conversationId),
     );
     const codeSandbox = new CodeSandbox();
+    const backgroundGenerate = async (turns: ChatTurn[], options: GenerateOptions, signal: AbortSignal): Promise<string> => {
+      const result = await this.#client.generate(turns, options, { signal });
+      // A stop asked for by the runner (the person's reply comes first) is not an answer.
+      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new DOMException('Stopped', 'AbortError');
+      return result.text;
+    };
     this.learning = new LearningState({
       db: () => this.#requireDb(),
-      generate: async (turns, options, signal) => {
-        const result = await this.#client.generate(turns, options, { signal });
-        // A stop asked for by the runner (the person's reply comes first) is not an answer.
-        if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new DOMException('Stopped', 'AbortError');
-        return result.text;
-      },
+      generate: backgroundGenerate,
       engineFree: () => this.engine.loaded !== null && this.engine.status === 'ready' && !this.chat.busy,
       listMessages: (id) => repo.listMessages(this.#requireDb(), id),
       evidenceOf: (id) => this.#requireDb().table<EvidenceRecord, string>('evidence').get(id),
@@ -267,6 +273,26 @@ export class AppState {
       },
     });
     this.field = new FieldState(this.#fieldService);
+    // The automatic vote: each new artifact from a peer is tried on this node's own
+    // checkable episodes in a deferrable background job (the person's vote always wins).
+    const fieldService = this.#fieldService;
+    this.learning.registerJobHandler('artifact-check', async (job, context) => {
+      const entry = fieldService.field.artifact(job.subject as ContentId);
+      if (!entry) throw new PermanentJobError('The artifact is no longer in the field.');
+      if (fieldService.voteOrigin(entry.id) === 'person') return 'You already voted on it.';
+      context.progress({ text: 'Trying the artifact on your own checked answers', fraction: null });
+      const decision = await judgeArtifactOnEpisodes({
+        artifact: entry.artifact,
+        episodes: await listEpisodes(this.#requireDb()),
+        generate: (turns, signal) => backgroundGenerate(turns, AUTO_VOTE_GENERATE_OPTIONS, signal ?? context.signal),
+        runCheck: async (verifier, answer, signal) => ({ passed: (await runVerifier(verifier, answer, codeSandbox, signal)).score >= 1 }),
+        signal: context.signal,
+      });
+      if (!decision.vote) return `No vote: ${decision.reason}`;
+      await fieldService.vote(entry.id, decision.vote.value, 'check', decision.vote.confidence);
+      return `Voted ${decision.vote.value} (confidence ${decision.vote.confidence.toFixed(2)}): ${decision.reason}`;
+    });
+    fieldService.onArtifact((id) => void this.learning.enqueue('artifact-check', id).catch((err: unknown) => console.warn('Could not queue the artifact check', err)));
     this.network.onMember = async () => {
       await this.field.reload();
       await this.learning.publishQueued();

@@ -29,10 +29,10 @@ import type { Verifier } from '../lib/learning/verifiers';
 import { checkFromInput, type CheckKind } from '../lib/learning/check-input';
 import type { Artifact, CompressedEmbedding } from '../lib/artifacts/schema';
 import { canonicalJson, parseArtifact } from '../lib/artifacts/canonical';
-import type { Job } from '../lib/jobs/job';
+import type { Job, JobClass } from '../lib/jobs/job';
 import type { H3lixDatabase } from '../services/db';
 import { enqueueJob, jobsFor, listJobs } from '../services/job-queue';
-import { JobRunner, PermanentJobError, type JobContext, type JobProgress } from '../services/job-runner';
+import { JobRunner, PermanentJobError, type JobContext, type JobHandler, type JobProgress } from '../services/job-runner';
 import * as learningRepo from '../services/learning-repository';
 import type { SharingRecord } from '../services/learning-repository';
 
@@ -152,6 +152,19 @@ export class LearningState {
     this.sharing = new Map(sharing.map((s) => [s.experienceId, s]));
   }
 
+  #extraHandlers: Partial<Record<JobClass, JobHandler>> = {};
+
+  /** Background work of other layers on the same runner (the field's artifact checks); before `start`. */
+  registerJobHandler(jobClass: Exclude<JobClass, 'rollouts'>, handler: JobHandler): void {
+    this.#extraHandlers[jobClass] = handler;
+  }
+
+  /** Queues background work of another layer (one live job per class and subject). */
+  async enqueue(jobClass: Exclude<JobClass, 'rollouts'>, subject: string): Promise<void> {
+    await enqueueJob(this.#deps.db(), { jobClass, subject }, { now: this.#deps.now, newId: this.#deps.newId });
+    this.#runner?.poke();
+  }
+
   /** Starts the background runner (once, when storage is open). */
   start(paused: boolean): void {
     if (this.#runner) return;
@@ -159,7 +172,7 @@ export class LearningState {
     this.#runner = new JobRunner({
       db: this.#deps.db(),
       now: this.#deps.now,
-      handlers: { rollouts: (job, context) => this.#runRollout(job, context) },
+      handlers: { ...this.#extraHandlers, rollouts: (job, context) => this.#runRollout(job, context) },
       canRun: this.#deps.engineFree,
       onChange: () => this.#onRunnerChange(),
       onFailed: (job, error) => this.#onJobFailed(job, error),

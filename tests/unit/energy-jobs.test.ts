@@ -8,8 +8,8 @@ const NOW = Date.UTC(2025, 5, 2, 12);
 const HOUR = 3_600_000;
 
 describe('jobs', () => {
-  it('has the six deferrable classes and no chat', () => {
-    expect([...JOB_CLASSES].sort()).toEqual(['calibration', 'consolidation', 'experience-extraction', 'rollouts', 'self-training', 'sync']);
+  it('has the seven deferrable classes and no chat', () => {
+    expect([...JOB_CLASSES].sort()).toEqual(['artifact-check', 'calibration', 'consolidation', 'experience-extraction', 'rollouts', 'self-training', 'sync']);
     for (const raw of ['chat', 'inference', 'reply']) {
       expect(parseJob({ id: 'x', jobClass: raw, enqueuedAt: NOW, deadline: NOW, state: 'queued' }).ok).toBe(false);
     }

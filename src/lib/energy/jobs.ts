@@ -16,8 +16,9 @@
  */
 import { z } from 'zod';
 
-export const JOB_CLASSES = ['experience-extraction', 'rollouts', 'self-training', 'sync', 'consolidation', 'calibration'] as const;
-export type JobClass = (typeof JOB_CLASSES)[number];
+// One list of job classes for the queue and the scheduler.
+import { JOB_CLASSES, type JobClass } from '../jobs/job';
+export { JOB_CLASSES, type JobClass };
 
 export const JOB_STATES = ['queued', 'running', 'done', 'failed', 'cancelled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -76,6 +77,8 @@ export const JOB_CLASS_SPECS: Record<JobClass, JobClassSpec> = {
   consolidation: spec('Consolidate playbooks', 'heavy', { cpuSeconds: 120, gpuSeconds: 600 }, 72, false),
   // Re-check confidence calibration on held-out tasks.
   calibration: spec('Calibrate confidence', 'light', { cpuSeconds: 5, gpuSeconds: 60 }, 24, false),
+  // A peer's artifact tried on a few of this node's checkable episodes, with and without it (~16 short answers).
+  'artifact-check': spec('Check a network artifact', 'light', { cpuSeconds: 5, gpuSeconds: 120 }, 24, false),
 };
 
 /** A sync payload above this is "big": under save-data it waits (or runs only when overdue). */

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 
-export const JOB_CLASSES = ['experience-extraction', 'rollouts', 'self-training', 'sync', 'consolidation', 'calibration'] as const;
+export const JOB_CLASSES = ['experience-extraction', 'rollouts', 'self-training', 'sync', 'consolidation', 'calibration', 'artifact-check'] as const;
 export type JobClass = (typeof JOB_CLASSES)[number];
 
 export const JOB_STATES = ['queued', 'running', 'done', 'failed', 'cancelled'] as const;
@@ -31,6 +31,8 @@ export const DEFAULT_DEADLINE_MS: Readonly<Record<JobClass, number>> = {
   sync: 3_600_000,
   consolidation: 7 * 86_400_000,
   calibration: 24 * 3_600_000,
+  // A peer's artifact judged on this node's own checkable episodes: votes matter while the artifact is young.
+  'artifact-check': 24 * 3_600_000,
 };
 
 const timeSchema = z.int().min(0).max(8_640_000_000_000_000);
