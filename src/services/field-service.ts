@@ -15,7 +15,7 @@
 import type { ContentId } from '../lib/artifacts/schema';
 import { aggregateField, activeNodes, type Judgement } from '../lib/ccf/aggregation';
 import { detectAnomalies } from '../lib/ccf/anomaly';
-import { CollectiveField } from '../lib/ccf/field';
+import { CollectiveField, roundOf } from '../lib/ccf/field';
 import { improvementSignal } from '../lib/ccf/improvement-signal';
 import { ledgerFromJson, ledgerToJson, quarantineFromJson, quarantineToJson } from '../lib/ccf/ledger-codec';
 import { projectField, ProjectionIndex, type Projection } from '../lib/ccf/projection';
@@ -56,7 +56,7 @@ import {
   type CalibrationBook,
 } from '../lib/ccf/calibration';
 import type { ChatTurn, GenerateOptions } from '../lib/engine/contract';
-import type { DomainAcceptance, FieldArtifactView, FieldPeerView, FieldSnapshot } from '../state/field-view';
+import type { DomainAcceptance, FieldArtifactView, FieldPeerView, FieldSnapshot, RoundAcceptance } from '../state/field-view';
 import type { H3lixDatabase } from './db';
 
 /** How a vote of this node was cast. */
@@ -422,6 +422,7 @@ export class FieldService {
     const excluded = quarantinedPeers(this.#book);
     const artifacts: FieldArtifactView[] = [];
     const byDomain = new Map<string, DomainAcceptance>();
+    const byRound = new Map<number, RoundAcceptance>();
     const counts = { artifacts: 0, accepted: 0, pending: 0, rejected: 0, votes: this.#field.votes, activeNodes: 0 };
     for (const entry of this.#field.artifacts()) {
       const j = this.#judgements.get(entry.id);
@@ -451,17 +452,14 @@ export class FieldService {
       });
       counts.artifacts++;
       const d = byDomain.get(entry.artifact.domain) ?? { domain: entry.artifact.domain, accepted: 0, pending: 0, rejected: 0 };
-      if (status === 'accepted') {
-        counts.accepted++;
-        d.accepted++;
-      } else if (status === 'rejected' || status === 'vetoed' || status === 'excluded') {
-        counts.rejected++;
-        d.rejected++;
-      } else {
-        counts.pending++;
-        d.pending++;
-      }
+      const round = roundOf(entry.artifact.createdAt);
+      const r = byRound.get(round) ?? { round, accepted: 0, pending: 0, rejected: 0 };
+      const bucket = status === 'accepted' ? 'accepted' : status === 'rejected' || status === 'vetoed' || status === 'excluded' ? 'rejected' : 'pending';
+      counts[bucket]++;
+      d[bucket]++;
+      r[bucket]++;
       byDomain.set(entry.artifact.domain, d);
+      byRound.set(round, r);
     }
     artifacts.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
     counts.activeNodes = activeNodes(this.#field, now, (n) => voteWeight(this.#ledger, n, now), excluded).size;
@@ -499,6 +497,7 @@ export class FieldService {
       peers,
       counts,
       acceptanceByDomain: [...byDomain.values()].sort((a, b) => a.domain.localeCompare(b.domain)),
+      acceptanceByRound: [...byRound.values()].sort((a, b) => a.round - b.round),
       rounds: signal.spread,
       playbooks,
       curricula: signal.curricula,

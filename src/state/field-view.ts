@@ -69,6 +69,14 @@ export interface DomainAcceptance {
   rejected: number;
 }
 
+export interface RoundAcceptance {
+  /** Round number (ROUND_MS windows since the epoch), by the artifacts' creation time. */
+  round: number;
+  accepted: number;
+  pending: number;
+  rejected: number;
+}
+
 export interface FieldSnapshot {
   self: NodeId;
   /** Newest first. */
@@ -76,6 +84,8 @@ export interface FieldSnapshot {
   peers: FieldPeerView[];
   counts: { artifacts: number; accepted: number; pending: number; rejected: number; votes: number; activeNodes: number };
   acceptanceByDomain: DomainAcceptance[];
+  /** Accepted, pending and rejected artifacts per round, rounds ascending. */
+  acceptanceByRound: RoundAcceptance[];
   /** ND spread per round, rounds ascending. */
   rounds: RoundSpread[];
   playbooks: { domain: ArtifactDomain; entries: PlaybookEntry[] }[];

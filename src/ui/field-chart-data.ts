@@ -11,7 +11,7 @@ import type { Detector } from '../lib/ccf/anomaly';
 import { ROUND_MS } from '../lib/ccf/field';
 import { ND_COLLAPSE_THRESHOLD, type RoundSpread } from '../lib/ccf/improvement-signal';
 import type { NodeId, VoteValue } from '../lib/ccf/vote';
-import type { DomainAcceptance, FieldArtifactView, FieldPeerView } from '../state/field-view';
+import type { DomainAcceptance, FieldArtifactView, FieldPeerView, RoundAcceptance } from '../state/field-view';
 import type { ChartConfig, ChartData, ChartTable } from './Chart.svelte';
 
 export const STATUS_WORDS: Readonly<Record<AcceptanceStatus, string>> = {
@@ -197,6 +197,60 @@ export function spreadChart(rounds: readonly RoundSpread[], threshold = ND_COLLA
         r.spread === null ? '—' : r.spread.toFixed(2),
         r.collapsed ? 'yes' : 'no',
       ]),
+    },
+  };
+}
+
+/**
+ * Accepted, pending and rejected artifacts per round (by creation time) as
+ * stacked bars over time, drawn back to front as running totals like
+ * `acceptanceChart`.
+ */
+export function roundsChart(rows: readonly RoundAcceptance[]): ChartModel {
+  return {
+    data: [
+      rows.map((r) => r.round * ROUND_MS),
+      rows.map((r) => r.accepted + r.pending + r.rejected),
+      rows.map((r) => r.accepted + r.pending),
+      rows.map((r) => r.accepted),
+    ],
+    config: {
+      x: { label: 'Round', kind: 'time' },
+      y: { label: 'Artifacts', min: 0 },
+      series: [
+        { label: 'Rejected', color: 'var(--danger)', kind: 'bars' },
+        { label: 'Pending', color: 'var(--muted)', kind: 'bars' },
+        { label: 'Accepted', color: 'var(--accent)', kind: 'bars' },
+      ],
+      legend: [
+        { label: 'Accepted', color: 'var(--accent)' },
+        { label: 'Pending', color: 'var(--muted)' },
+        { label: 'Rejected', color: 'var(--danger)' },
+      ],
+    },
+    table: {
+      columns: ['Round', 'Accepted', 'Pending', 'Rejected'],
+      rows: rows.map((r) => [new Date(r.round * ROUND_MS).toLocaleString(), String(r.accepted), String(r.pending), String(r.rejected)]),
+    },
+  };
+}
+
+/** Each member's reputation and current vote weight as bars (labels as in the Members list). */
+export function reputationChart(peers: readonly FieldPeerView[]): ChartModel {
+  const labels = peerLabels(peers);
+  return {
+    data: [peers.map((_, i) => i), peers.map((p) => p.reputation), peers.map((p) => p.weight)],
+    config: {
+      x: { label: 'Member', kind: 'category', categories: peers.map((p) => labels.get(p.nodeId) ?? shortFingerprint(p.nodeId)) },
+      y: { label: 'Score', min: 0, max: 1, percent: true },
+      series: [
+        { label: 'Reputation', color: 'var(--muted)', kind: 'bars' },
+        { label: 'Vote weight', color: 'var(--accent)', kind: 'bars' },
+      ],
+    },
+    table: {
+      columns: ['Member', 'Reputation', 'Vote weight', 'Quarantined'],
+      rows: peers.map((p) => [labels.get(p.nodeId) ?? shortFingerprint(p.nodeId), percent(p.reputation), percent(p.weight), p.quarantine ? 'yes' : 'no']),
     },
   };
 }

@@ -11,7 +11,10 @@ import {
   shortFingerprint,
   spreadChart,
   truncate,
+  roundsChart,
+  reputationChart,
 } from '../../src/ui/field-chart-data';
+import type { FieldPeerView } from '../../src/state/field-view';
 import { defaultChartTable, formatChartY } from '../../src/ui/Chart.svelte';
 import { ROUND_MS } from '../../src/lib/ccf/field';
 import type { RoundSpread } from '../../src/lib/ccf/improvement-signal';
@@ -187,5 +190,28 @@ describe('chart table alternative', () => {
     expect(formatChartY(undefined, 3)).toBe('3');
     expect(formatChartY(undefined, 0.123)).toBe('0.12');
     expect(formatChartY({ decimals: 1 }, 2)).toBe('2.0');
+  });
+});
+
+describe('rounds and reputation charts', () => {
+  it('stacks accepted, pending and rejected per round at the round start, with the counts in the table', () => {
+    const model = roundsChart([
+      { round: 10, accepted: 2, pending: 1, rejected: 3 },
+      { round: 12, accepted: 0, pending: 4, rejected: 0 },
+    ]);
+    expect(model.data[0]).toEqual([10 * 3_600_000, 12 * 3_600_000]);
+    expect(model.data.slice(1)).toEqual([[6, 4], [3, 4], [2, 0]]);
+    expect(model.table.rows.map((r) => r.slice(1))).toEqual([['2', '1', '3'], ['0', '4', '0']]);
+  });
+
+  it('shows each member\'s reputation and vote weight, labelled as in the Members list', () => {
+    const peer = (nodeId: string, displayName: string | null, reputation: number, weight: number): FieldPeerView => ({
+      nodeId, displayName, reputation, weight, calibrated: weight > 0, calibrationPassed: 0, calibrationFailed: 0, vouched: false, probation: 1,
+      agreements: 0, disagreements: 0, acceptedContributions: 0, rejectedContributions: 0, quarantine: null, released: false,
+    });
+    const model = reputationChart([peer('a'.repeat(32), 'Ana', 0.4, 0.4), peer('b'.repeat(32), null, 0.1, 0)]);
+    expect(model.data.slice(1)).toEqual([[0.4, 0.1], [0.4, 0]]);
+    expect(model.config.x.categories?.[0]).toBe('Ana');
+    expect(model.table.rows[1]?.[0]).toBe(shortFingerprint('b'.repeat(32)));
   });
 });
