@@ -58,7 +58,7 @@ const envInt = (name, dflt, min = 0) => {
   if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${raw}`);
   return n;
 };
-let SIZES, REPEATS, WARMUP, TIMEOUT_S, FORM_S, ARTIFACT_TIMEOUT_S, GAP_MS, JOIN_BATCH, PER_HOST, MAX_PEERS, TIMING;
+let SIZES, REPEATS, WARMUP, TIMEOUT_S, FORM_S, ARTIFACT_TIMEOUT_S, GAP_MS, JOIN_BATCH, PER_HOST, MAX_PEERS, DIAL_PEERS, DIAL_ORDER, TIMING, RELAY_SAMPLES, SETTLE_S, COLOCATION, MONITOR_MS;
 const settingsError = (() => {
   try {
     SIZES = (process.env.BENCH_N ?? '5,10,25,50').split(',').map((s) => Number(s.trim()));
@@ -72,7 +72,15 @@ const settingsError = (() => {
     GAP_MS = envInt('BENCH_GAP_MS', 300, 0);
     JOIN_BATCH = envInt('BENCH_JOIN_BATCH', 5, 1);
     PER_HOST = envInt('BENCH_PER_HOST', 5, 1);
-    MAX_PEERS = envInt('BENCH_MAX_PEERS', 6, 1);
+    MAX_PEERS = envInt('BENCH_MAX_PEERS', 16, 1);
+    DIAL_PEERS = envInt('BENCH_DIAL_PEERS', 4, 1);
+    DIAL_ORDER = process.env.BENCH_DIAL_ORDER ?? 'random';
+    if (DIAL_ORDER !== 'random' && DIAL_ORDER !== 'known') throw new Error(`BENCH_DIAL_ORDER must be random or known, got ${DIAL_ORDER}`);
+    RELAY_SAMPLES = envInt('BENCH_RELAY_SAMPLES', 5, 1);
+    COLOCATION = process.env.BENCH_COLOCATION ?? 'exempt';
+    if (COLOCATION !== 'exempt' && COLOCATION !== 'app') throw new Error(`BENCH_COLOCATION must be exempt or app, got ${COLOCATION}`);
+    SETTLE_S = envInt('BENCH_SETTLE_S', 10, 0);
+    MONITOR_MS = envInt('BENCH_MONITOR_MS', 20_000, 0);
     TIMING = process.env.BENCH_TIMING ?? 'bench';
     if (TIMING !== 'app' && TIMING !== 'bench') throw new Error(`BENCH_TIMING must be bench or app, got ${TIMING}`);
     return null;
@@ -97,22 +105,47 @@ const withTimeout = (p, ms, what) => {
 };
 
 // The transport settings of the members. `bench` (the default): the app's
-// limits and code, but discovery, maintenance and pings on a faster clock so
-// that a group forms in tens of seconds rather than minutes (announcements
-// every 5 s instead of 30 s, the maintenance tick every 0.5 s; pings, dial
-// timeouts and direct-path retries stay the app's: faster ones only add
-// failing WebRTC attempts on a loaded machine), a lower maxPeers
-// (BENCH_MAX_PEERS, 6) so 50 members on 2 cores do not each hold up to 40
-// WebRTC associations (gossipsub needs D = 6 mesh peers), and a slower
-// reconnect backoff start (a member at maxPeers closes a new connection at
-// once and the dialer retries after backoff(0): with the app's 1 s that is a
-// WebRTC handshake per refused pair per second). `app`: the app's
-// DEFAULT_TIMING and backoff (only maxPeers from BENCH_MAX_PEERS).
-const BENCH_TIMING = { announceIntervalMs: 5_000, tickMs: 500, reservationGraceMs: 5_000 };
+// code and limits, but discovery and maintenance on a faster clock so that a
+// group forms in tens of seconds rather than minutes (announcements every
+// 10 s instead of 30 s, the maintenance tick every 0.5 s; pings, dial timeouts
+// and direct-path retries stay the app's: faster ones only add failing
+// WebRTC attempts on a loaded machine) and a slower reconnect backoff start.
+// `app`: the app's DEFAULT_TIMING and backoff. In both, the peer limits are
+// the bench's (see bench/README.md): a member dials new members only while
+// it has fewer than BENCH_DIAL_PEERS (4) and in a random order each tick
+// (transport options `limits.dialPeers` and `dialOrder: 'random'`; the app
+// leaves both unset: dial up to maxPeers, in the order heard of), and accepts
+// inbound connections up to BENCH_MAX_PEERS (16; app 40). Dialling few, in a
+// random order, with headroom for inbound ones means a newcomer's dial is
+// almost never refused at the cap, and the newcomers do not all dial the
+// members everyone heard of first: with the earlier cap of 6 for both, the
+// earliest members were full, every newcomer redialled them after each
+// refusal (a full WebRTC handshake each time) and N = 25 / 50 never formed on
+// 2 cores. Each member still ends up with >= 4 peers (gossipsub's D is 6:
+// the mesh takes what there is, up to D_hi = 12).
+// All members share 127.0.0.1, which gossipsub's peer score reads as > 10
+// peers behind one IP (P6, IP colocation; zero scores and their IPs are
+// kept an hour after a disconnect): beyond about 13 peers seen every peer
+// is graylisted and the mesh falls apart (N = 25 stayed at 13 mesh
+// components with the peer graph connected and the CPU idle). Separate
+// devices would have separate addresses, so the bench exempts 127.0.0.1
+// (transport option `ipColocationWhitelist`; BENCH_COLOCATION=app keeps
+// gossipsub's default).
+// libp2p's connection monitor aborts any connection (the relay's too, with
+// the reservation on it) whose 10-second ping takes longer than an adaptive
+// timeout of at least 5 s; with 25+ members and other jobs on 2 cores the
+// member processes stall for 3-5 s at a time and healthy links were cut
+// (the graph fell from degree 5 to 1.7 and reservations were lost). The bench
+// raises that floor to BENCH_MONITOR_MS (20 s; 0 keeps libp2p's 5 s); the
+// app's own pings (3 failures of 15 s) still close dead peers.
+const BENCH_TIMING = { announceIntervalMs: 10_000, tickMs: 500, reservationGraceMs: 5_000 };
 const BENCH_RECONNECT = { initialMs: 2_000, maxMs: 15_000, factor: 2, jitter: 0.5 };
 const nodeOptions = {
   rtcConfiguration: { iceServers: [] },
-  limits: { maxPeers: MAX_PEERS },
+  limits: { maxPeers: MAX_PEERS, dialPeers: DIAL_PEERS },
+  dialOrder: DIAL_ORDER,
+  ...(COLOCATION === 'exempt' ? { ipColocationWhitelist: ['127.0.0.1'] } : {}),
+  ...(MONITOR_MS > 0 ? { monitorMinTimeoutMs: MONITOR_MS } : {}),
   ...(TIMING === 'bench' ? { timing: BENCH_TIMING, reconnect: BENCH_RECONNECT } : {}),
 };
 
@@ -130,6 +163,10 @@ const extras = {
   repeats: REPEATS,
   warmup: WARMUP,
   max_peers: MAX_PEERS,
+  dial_peers: DIAL_PEERS,
+  dial_order: DIAL_ORDER,
+  monitor_min_timeout_ms: MONITOR_MS || 'libp2p default (5000)',
+  ip_colocation: COLOCATION === 'exempt' ? '127.0.0.1 exempt from gossipsub P6' : 'gossipsub default',
   timing: TIMING,
   transport: TIMING === 'bench' ? { timing: BENCH_TIMING, reconnect: BENCH_RECONNECT } : 'app defaults',
   processes: { per_host: PER_HOST, hosts: 0 },
@@ -188,6 +225,7 @@ async function cleanup() {
 async function finish(error) {
   if (finished) return;
   finished = true;
+  try { summarize(); } catch (err) { extras.notes.push(`summary failed: ${err?.message ?? err}`); }
   say('cleaning up');
   await cleanup();
   console.log(finalLine(error));
@@ -293,11 +331,20 @@ async function placeMembers(names) {
 }
 
 async function sampleMembers() {
-  const answers = await Promise.all(hosts.filter((h) => !h.exited).map(async (h) => {
-    const s = await h.call('stats', {}, 30_000);
-    hostStray.set(h.index, s.stray);
-    return s;
-  }));
+  // A host busy past 30 s (a stalled event loop on a loaded machine) is not
+  // fatal: its last answer stands in, and the stall is counted.
+  const answers = (await Promise.all(hosts.filter((h) => !h.exited).map(async (h) => {
+    try {
+      const s = await h.call('stats', {}, 30_000);
+      hostStray.set(h.index, s.stray);
+      h.lastStats = s;
+      return s;
+    } catch (err) {
+      extras.stats_timeouts = (extras.stats_timeouts ?? 0) + 1;
+      say(`    (host ${h.index} stats: ${err?.message ?? err}; using its previous sample)`);
+      return h.lastStats ?? null;
+    }
+  }))).filter((s) => s !== null);
   return { members: answers.flatMap((s) => s.members), hostRss: answers.map((s) => s.rss), loopMaxMs: answers.map((s) => Math.round(s.delay.max_ms)), cpuS: answers.map((s) => Math.round((s.cpu.user + s.cpu.system) / 1e5) / 10) };
 }
 
@@ -373,6 +420,7 @@ function meshOf(sample) {
     mesh_components: meshComponents,
     mesh_min: Math.min(...meshSizes),
     mesh_mean: meshSizes.reduce((a, b) => a + b, 0) / meshSizes.length,
+    score_min: Math.min(...sample.members.map((m) => m.scoreMin ?? 0)),
   };
 }
 
@@ -390,10 +438,45 @@ async function relaySample() {
   };
 }
 
+/**
+ * One point of the relay-memory regression: BENCH_RELAY_SAMPLES samples of
+ * the relay's /metrics 500 ms apart, medians of RSS, heap used and open
+ * connections, with the member count at that moment.
+ */
+const relayPoints = [];
+const allArtifactBytes = [];
+const allEnvelopeBytes = [];
+async function relayPoint(members, phase) {
+  const samples = [];
+  for (let i = 0; i < RELAY_SAMPLES; i++) {
+    if (i > 0) await sleep(500);
+    samples.push(await relaySample());
+  }
+  const med = (key) => median(samples.map((x) => x[key]).filter((v) => v !== null));
+  const p = { members, phase, connections: med('connections'), reservations: med('reservations'), circuits: med('circuits'), rss_bytes: med('rss_bytes'), heap_used_bytes: med('heap_used_bytes'), rss_spread_kb: round((Math.max(...samples.map((x) => x.rss_bytes)) - Math.min(...samples.map((x) => x.rss_bytes))) / 1024, 0) };
+  relayPoints.push(p);
+  return p;
+}
+
+/** Least squares y = a + b·x with the slope's standard error and r². */
+function fitLine(xs, ys) {
+  const n = xs.length;
+  if (n < 3) return null;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  const sxx = xs.reduce((a, x) => a + (x - mx) ** 2, 0);
+  if (!(sxx > 0)) return null;
+  const b = xs.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0) / sxx;
+  const a0 = my - b * mx;
+  const sse = xs.reduce((acc, x, i) => acc + (ys[i] - a0 - b * x) ** 2, 0);
+  const sst = ys.reduce((acc, y) => acc + (y - my) ** 2, 0);
+  return { slope: b, intercept: a0, stderr: Math.sqrt(sse / (n - 2) / sxx), r2: sst > 0 ? 1 - sse / sst : null, n };
+}
+
 // ---------------------------------------------------------------------------
 // The run.
 async function main() {
-  say(`sizes ${SIZES.join(', ')}; ${REPEATS} artifacts per size after ${WARMUP} warm-up; timing ${TIMING}; maxPeers ${MAX_PEERS}; ${PER_HOST} members per process; deadline ${TIMEOUT_S} s`);
+  say(`sizes ${SIZES.join(', ')}; ${REPEATS} artifacts per size after ${WARMUP} warm-up; timing ${TIMING}; maxPeers ${MAX_PEERS}, dialPeers ${DIAL_PEERS} (${DIAL_ORDER} order); ${PER_HOST} members per process; deadline ${TIMEOUT_S} s`);
   relay = await startRelayProcess(ROOT, { maxConnections: Math.max(256, 4 * SIZES.at(-1) + 64) });
   say(`relay pid ${relay.pid} at ${relay.addr}, metrics ${relay.httpUrl}/metrics`);
   await sleep(3_000);
@@ -411,8 +494,6 @@ async function main() {
   let latest = null; // the last member sample
 
   let shared = 0; // artifacts A has shared so far (every member should end up holding them all)
-  const allArtifactBytes = [];
-  const allEnvelopeBytes = [];
 
   for (const N of SIZES) {
     if (left() < 30_000) {
@@ -420,26 +501,32 @@ async function main() {
       result.p50_ms[N] = result.p95_ms[N] = null;
       continue;
     }
-    // Grow to N members, JOIN_BATCH at a time. Each batch joins by the invite
-    // link of the member with the fewest peers (members invite others; a
-    // member at maxPeers would refuse a newcomer's first connection, and a
-    // newcomer learns of the others only through its first peer).
+    // Grow to N members, JOIN_BATCH at a time. Each newcomer joins by the
+    // invite link of its own inviter: a random reserved member among the
+    // half with the fewest peers (members invite others; the newcomer's first
+    // dial goes to its inviter, so spreading the inviters spreads the load).
+    // After each batch the bench waits (at most BENCH_SETTLE_S, 20 s) until
+    // every member holds its reservation and has a peer, then samples the
+    // relay's memory (a point of the per-connection regression).
     const formStart = performance.now();
     while (names.length < N) {
       const batch = [];
       for (let i = 0; i < JOIN_BATCH && names.length + batch.length < N; i++) batch.push(`m${String(names.length + batch.length).padStart(2, '0')}`);
-      let inviter = A;
-      if (latest) {
-        const ok = latest.members.filter((m) => m.status === 'reserved').sort((x, y) => x.peers.length - y.peers.length);
-        if (ok.length) inviter = ok[0].name;
-      }
-      const link = await hostOf.get(inviter).call('invite', { name: inviter });
+      const pool = latest ? latest.members.filter((m) => m.status === 'reserved').sort((x, y) => x.peers.length - y.peers.length) : [];
+      const half = pool.slice(0, Math.max(1, Math.ceil(pool.length / 2)));
+      const inviters = batch.map((_, i) => (half.length ? half[(Math.floor(Math.random() * half.length) + i) % half.length].name : A));
+      const links = await Promise.all(inviters.map((inv) => hostOf.get(inv).call('invite', { name: inv })));
       const placed = await placeMembers(batch);
-      await Promise.all([...placed].map(([h, ns]) => h.call('join', { names: ns, link }, 120_000)));
+      const linkOf = new Map(batch.map((n, i) => [n, links[i]]));
+      await Promise.all([...placed].flatMap(([h, ns]) => ns.map((n) => h.call('join', { names: [n], link: linkOf.get(n) }, 120_000))));
       names.push(...batch);
-      say(`  ${names.length} members (joined ${batch.join(' ')} by ${inviter}'s invite; ${hosts.length} member processes)`);
-      await sleep(1_000);
-      latest = await sampleMembers();
+      say(`  ${names.length} members (joined ${batch.map((n, i) => `${n}←${inviters[i]}`).join(' ')}; ${hosts.length} member processes)`);
+      const settleUntil = Date.now() + SETTLE_S * 1000;
+      do {
+        await sleep(1_000);
+        latest = await sampleMembers();
+      } while (Date.now() < settleUntil && latest.members.some((m) => m.status !== 'reserved' || m.peers.length === 0));
+      await relayPoint(names.length, 'growth');
     }
     // Formation: the member graph is connected (one component over links
     // that carry the artifacts topic, and one over gossipsub's own mesh for
@@ -463,7 +550,7 @@ async function main() {
       if (okRuns >= 2) { formed = true; break; }
       if (Date.now() - lastLog > 10_000) {
         lastLog = Date.now();
-        say(`    forming: ${mesh.components} component(s) (largest ${mesh.largest}), gossipsub mesh ${mesh.mesh_components} component(s) size min ${mesh.mesh_min} mean ${mesh.mesh_mean.toFixed(1)}, degree min ${mesh.degree_min} mean ${mesh.degree_mean.toFixed(1)}, reserved ${reservedCount}/${N}, backlog held min ${heldMin}/${shared}; event-loop max delay per process ${latest.loopMaxMs.join('/')} ms, cpu ${latest.cpuS.join('/')} s`);
+        say(`    forming: ${mesh.components} component(s) (largest ${mesh.largest}), gossipsub mesh ${mesh.mesh_components} component(s) size min ${mesh.mesh_min} mean ${mesh.mesh_mean.toFixed(1)}, degree min ${mesh.degree_min} mean ${mesh.degree_mean.toFixed(1)}, reserved ${reservedCount}/${N}, backlog held min ${heldMin}/${shared}, gossipsub score min ${round(mesh.score_min, 1)}; event-loop max delay per process ${latest.loopMaxMs.join('/')} ms, cpu ${latest.cpuS.join('/')} s`);
       }
       await sleep(1_000);
     }
@@ -480,7 +567,7 @@ async function main() {
 
     // Relay memory with N members connected (before the artifacts: the
     // connections, reservations and circuits, not traffic buffers).
-    const sample = await relaySample();
+    const sample = await relayPoint(N, 'formed');
     extras.relay.by_n[N] = {
       ...sample,
       kb_per_conn_rss: sample.connections > 0 ? round((sample.rss_bytes - idle.rss_bytes) / 1024 / sample.connections, 1) : null,
@@ -551,33 +638,35 @@ async function main() {
     extras.direct_share[N] = round(after.direct / Math.max(1, after.direct + after.relayed), 3);
   }
 
-  // Relay memory per connection. The first connections cost the relay a
-  // one-off step (code compiled and buffers grown on first use), so the
-  // headline is the slope of RSS against open connections over the sizes
-  // measured (least squares, the idle point left out); with one size only,
-  // (RSS at N - idle RSS) / connections. Both are kept per size.
-  const points = Object.values(extras.relay.by_n).filter((p) => p.connections > 0 && p.rss_bytes !== null);
-  const slope = (key) => {
-    if (points.length < 2) return null;
-    const xs = points.map((p) => p.connections);
-    const ys = points.map((p) => p[key] / 1024);
-    const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
-    const my = ys.reduce((a, b) => a + b, 0) / ys.length;
-    const sxx = xs.reduce((a, x) => a + (x - mx) ** 2, 0);
-    return sxx > 0 ? xs.reduce((a, x, i) => a + (x - mx) * (ys[i] - my), 0) / sxx : null;
-  };
-  const largest = Object.keys(extras.relay.by_n).map(Number).sort((x, y) => x - y).at(-1);
-  if (largest !== undefined) {
-    const fitRss = slope('rss_bytes');
-    const fitHeap = slope('heap_used_bytes');
-    // A single size gives no slope: the headline stays null (the per-size
-    // figure against idle is kept in relay.kb_per_conn_vs_idle).
-    result.relay_kb_per_conn = fitRss !== null ? round(fitRss, 1) : null;
-    extras.relay_heap_kb_per_conn = fitHeap !== null ? round(fitHeap, 1) : null;
-    extras.relay.headline = fitRss !== null ? `slope of RSS over ${points.length} sizes (${points.map((p) => p.connections).join(', ')} connections)` : `null: a slope needs at least two measured sizes (${points.length} measured)`;
-    extras.relay.kb_per_conn_vs_idle = extras.relay.by_n[largest].kb_per_conn_rss;
-  }
+}
 
+/** The relay fit and the byte ratio from what was measured (also on an early stop). */
+let summarized = false;
+function summarize() {
+  if (summarized) return;
+  summarized = true;
+  // Relay memory per connection: the least-squares slope of the relay's RSS
+  // against its open connections over every relay point of the run (after
+  // each join batch and at each formed size, each point the median of
+  // BENCH_RELAY_SAMPLES samples), with its standard error and r². The idle
+  // relay is left out (the first connections cost a one-off step: code
+  // compiled and buffers grown on first use); so are points with fewer than
+  // 3 connections. The same fit on the V8 heap used is kept beside it.
+  extras.relay.points = relayPoints.map((p) => ({ members: p.members, phase: p.phase, connections: p.connections, rss_mib: round(p.rss_bytes / 2 ** 20, 2), heap_mib: round(p.heap_used_bytes / 2 ** 20, 2), rss_spread_kb: p.rss_spread_kb }));
+  const usable = relayPoints.filter((p) => p.connections >= 3 && p.rss_bytes !== null);
+  const fitRss = fitLine(usable.map((p) => p.connections), usable.map((p) => p.rss_bytes / 1024));
+  const fitHeap = fitLine(usable.map((p) => p.connections), usable.map((p) => p.heap_used_bytes / 1024));
+  const conns = usable.map((p) => p.connections);
+  result.relay_kb_per_conn = fitRss ? round(fitRss.slope, 1) : null;
+  extras.relay_heap_kb_per_conn = fitHeap ? round(fitHeap.slope, 1) : null;
+  extras.relay.fit = fitRss
+    ? { memory: 'rss', kb_per_conn: round(fitRss.slope, 1), stderr_kb: round(fitRss.stderr, 1), r2: round(fitRss.r2, 3), points: fitRss.n, samples_per_point: RELAY_SAMPLES, connections_min: Math.min(...conns), connections_max: Math.max(...conns), heap_kb_per_conn: fitHeap ? round(fitHeap.slope, 1) : null, heap_stderr_kb: fitHeap ? round(fitHeap.stderr, 1) : null }
+    : null;
+  extras.relay.headline = fitRss
+    ? `least-squares slope of relay RSS against its open connections over ${fitRss.n} points (${Math.min(...conns)}..${Math.max(...conns)} connections; each point the median of ${RELAY_SAMPLES} samples, after each join batch and at each formed size): ${round(fitRss.slope, 1)} ± ${round(fitRss.stderr, 1)} KiB (1 s.e.), r² ${round(fitRss.r2, 3)}`
+    : `null: a slope needs at least 3 relay points with >= 3 connections (${usable.length} measured)`;
+  const largest = Object.keys(extras.relay.by_n).map(Number).sort((x, y) => x - y).at(-1);
+  if (largest !== undefined) extras.relay.kb_per_conn_vs_idle = extras.relay.by_n[largest].kb_per_conn_rss;
 
   // Bytes on the wire per artifact against its payload.
   if (allEnvelopeBytes.length > 0) {

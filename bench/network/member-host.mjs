@@ -201,6 +201,12 @@ const handlers = {
         peers: (m.node?.peers() ?? []).map((p) => ({ peerId: p.peerId, kind: p.kind })),
         subs: artifactsTopic ? (m.node?.subscribers(artifactsTopic) ?? []) : [],
         mesh: artifactsTopic ? [...(m.node?.libp2p?.services.pubsub.mesh?.get(artifactsTopic) ?? [])] : [],
+        // gossipsub's lowest peer score among our peers (below -80: graylisted)
+        scoreMin: (() => {
+          const ps = m.node?.libp2p?.services.pubsub;
+          const scores = (m.node?.peers() ?? []).map((p) => ps?.score?.score?.(p.peerId)).filter((x) => typeof x === 'number');
+          return scores.length ? Math.min(...scores) : null;
+        })(),
         held,
       });
     }
