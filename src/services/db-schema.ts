@@ -176,6 +176,38 @@ export const SCHEMA_VERSIONS: readonly SchemaVersion[] = [
     },
     note: "Collective Context Field: this node's reputation ledger, quarantine book and vote origins.",
   },
+  {
+    version: 7,
+    date: '2026-11-22',
+    stores: {
+      conversations: 'id, updatedAt',
+      messages: 'id, [conversationId+createdAt], status',
+      settings: 'key',
+      identity: 'id',
+      memories: 'id, status, updatedAt',
+      documents: 'id, addedAt',
+      chunks: 'id, documentId',
+      evidence: 'messageId',
+      audit: 'id, at',
+      episodes: 'id, messageId, updatedAt',
+      experiences: 'id',
+      learningLog: 'id, experienceId, at',
+      jobs: 'id, state, [jobClass+subject]',
+      sharing: 'experienceId, state',
+      membership: 'id',
+      outbox: 'id, createdAt',
+      netItems: 'itemId, time',
+      fieldState: 'key',
+      // Energy-adaptive scheduling, one record per key: the last battery
+      // reading (workers and the service worker cannot read the battery), the
+      // carbon provider and policy settings, the last carbon forecast, and the
+      // log of job runs the timeline and the savings estimate are drawn from.
+      energy: 'key',
+      // Consolidation: the per-domain playbooks and when they were last made.
+      consolidation: 'key',
+    },
+    note: 'Energy-adaptive scheduling state and consolidated playbooks.',
+  },
 ];
 
 function latestOf(versions: readonly SchemaVersion[]): SchemaVersion {

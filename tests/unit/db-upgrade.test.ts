@@ -172,6 +172,20 @@ const APP_UPGRADE_FIXTURES: Record<number, UpgradeFixture> = {
       expect(await db.table('fieldState').get('ledger')).toMatchObject({ value: { peers: [] } });
     },
   },
+  // 2026-11-22: energy state and playbooks appear, empty; the field's state stays.
+  7: {
+    seed: {
+      fieldState: [{ key: 'ledger', value: { format: 'h3lix.reputation-ledger' } }],
+      jobs: [{ id: 'j1', state: 'queued', jobClass: 'rollouts', subject: 'e1' }],
+    },
+    async verify(db) {
+      expect(await db.table('fieldState').get('ledger')).toMatchObject({ value: { format: 'h3lix.reputation-ledger' } });
+      expect(await db.table('jobs').where('state').equals('queued').count()).toBe(1);
+      for (const table of ['energy', 'consolidation']) expect(await db.table(table).count(), table).toBe(0);
+      await db.table('energy').put({ key: 'battery', value: { charging: true } });
+      expect(await db.table('energy').get('battery')).toMatchObject({ value: { charging: true } });
+    },
+  },
 };
 
 /** Seeds a database at version `target - 1`, opens it with the app's factory at `target`, runs the fixture's checks. */
