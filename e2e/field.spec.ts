@@ -108,6 +108,8 @@ test('an accepted artifact conditions C\'s answer as evidence; a quarantined pee
     const fc2 = await openField(c.page);
     await fc2.getByRole('region', { name: 'Members' }).getByRole('button', { name: 'Release Quill' }).click();
     await expect(artifactIn(fc2, `${FLOOD} carefully`)).toContainText('Accepted', { timeout: 30_000 });
+    // For people reviewing the view: a picture of it at the end (kept in the test's output folder).
+    await fc2.screenshot({ path: test.info().outputPath('field-view.png') });
   } finally {
     await Promise.all(nodes.map((n) => n.net.stop().catch(() => undefined)));
     await Promise.all(members.map((m) => m.browser.close()));

@@ -342,11 +342,20 @@ export class FieldService {
   // -------------------------------------------------------------------------
   // Calibration: proof of capability before a stranger's votes count.
 
-  /** Sets tasks to present members that need them now, and every `everyMs` after. */
-  startCalibration(everyMs = 60_000): void {
+  /**
+   * The field's clock: every `everyMs`, aggregate again (outcomes settle into
+   * reputation SETTLEMENT_DELAY_MS after an artifact's creation, standing
+   * decays, detectors look at sliding windows: all of it moves with time,
+   * not only with new items) and set calibration tasks to present members.
+   */
+  start(everyMs = 60_000): void {
     if (this.#calibrationTimer) return;
-    this.#calibrationTimer = setInterval(() => void this.calibrate().catch((err: unknown) => console.warn('Calibration round failed', err)), everyMs);
-    void this.calibrate().catch((err: unknown) => console.warn('Calibration round failed', err));
+    const round = () => {
+      void this.recompute().catch((err: unknown) => console.warn('Could not aggregate the field', err));
+      void this.calibrate().catch((err: unknown) => console.warn('Calibration round failed', err));
+    };
+    this.#calibrationTimer = setInterval(round, everyMs);
+    round();
   }
 
   /** One calibration round: lapsed tasks expire, the planner picks peers, each gets a fresh task. */

@@ -9,7 +9,11 @@
  *   starts while `canRun()` says the device is busy.
  * - "Pause" stops and holds everything; "Run now" makes a job due at once.
  * - Energy-adaptive scheduling plugs in through `accept` (which jobs may run
- *   now); until then a job runs as soon as the device is free.
+ *   now); until then a job runs as soon as the device is free. A job that runs
+ *   in a bad window runs slowly: `speed` says how fast (1 normal, below 1
+ *   throttled), and handlers call `context.pace()` between steps, which rests
+ *   in proportion to the work done since the last call. A job the person
+ *   asked to run now always runs at full speed.
  */
 import { failJob, finishJob, requeueJob, runNow as runNowTransition, startJob, type Job, type JobClass } from '../lib/jobs/job';
 import type { H3lixDatabase } from './db';
@@ -25,6 +29,15 @@ export interface JobProgress {
 export interface JobContext {
   signal: AbortSignal;
   progress(progress: JobProgress): void;
+  /**
+   * Call between steps of the work. At speed 1 it resolves at once; at speed
+   * s < 1 it waits (1 - s) / s times the time worked since the previous call
+   * (or since the job started), so that the job works about a fraction s of
+   * the time (at most MAX_PACE_WAIT_MS per call). The speed is asked afresh
+   * on every call, so a charger plugged in mid-job speeds it up. Rejects with
+   * the abort reason when the job is stopped (preempted, paused).
+   */
+  pace(): Promise<void>;
 }
 
 /** Does the work; returns one line on how it ended. Throw PermanentJobError for a job that can never succeed. */
@@ -51,6 +64,47 @@ export interface JobRunnerDeps {
   locks?: LockManager | null;
   /** How often to look for due jobs when nothing pokes the runner. */
   pollMs?: number;
+  /** How fast a running job should go (energy policy): 1 normal, below 1 throttled; 1 by default. Asked on every `pace()`. */
+  speed?: (job: Job) => number;
+  /** Monotonic ms for pacing (performance.now by default; `now` may be a wall clock that jumps). */
+  paceClock?: () => number;
+  /** Waits ms or rejects with the signal's reason when it aborts (a timer by default). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** The longest one `pace()` call rests, however slow the speed and long the step. */
+export const MAX_PACE_WAIT_MS = 5 * 60_000;
+/** Speeds below this count as this (speed 0 would never finish). */
+export const MIN_PACE_SPEED = 0.05;
+
+/** How long to rest after `workedMs` of work at `speed` so that the work is about that fraction of the time. */
+export function paceWaitMs(workedMs: number, speed: number): number {
+  if (!Number.isFinite(speed) || speed >= 1 || !(workedMs > 0)) return 0;
+  const s = Math.max(MIN_PACE_SPEED, speed);
+  return Math.min(MAX_PACE_WAIT_MS, (workedMs * (1 - s)) / s);
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The job was stopped.', 'AbortError');
+}
+
+/** setTimeout that ends early, rejecting, when the signal aborts. */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(abortReason(signal));
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortReason(signal));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 export const RUNNER_LOCK = 'h3lix-job-runner';
@@ -169,8 +223,8 @@ export class JobRunner {
         return !this.#paused && (accept ? accept(j) : true);
       });
       if (!job) return;
-      this.#forced.delete(job.id);
-      this.#execute(job);
+      const forced = this.#forced.delete(job.id);
+      this.#execute(job, forced);
     } catch (error) {
       console.warn('The job runner could not read the queue', error);
     } finally {
@@ -187,7 +241,7 @@ export class JobRunner {
     }, this.#deps.pollMs ?? DEFAULT_POLL_MS);
   }
 
-  #execute(job: Job): void {
+  #execute(job: Job, forced = false): void {
     const handler = this.#deps.handlers[job.jobClass];
     const abort = new AbortController();
     let markDone: () => void = () => {};
@@ -196,11 +250,29 @@ export class JobRunner {
     this.#running = running;
     this.#progress = null;
     this.#deps.onChange();
+    const clock = this.#deps.paceClock ?? (() => performance.now());
+    const sleep = this.#deps.sleep ?? sleepUnlessAborted;
+    let lastPace = clock();
     const context: JobContext = {
       signal: abort.signal,
       progress: (p) => {
         this.#progress = p;
         this.#deps.onChange();
+      },
+      pace: async () => {
+        if (abort.signal.aborted) throw abortReason(abort.signal);
+        const t = clock();
+        let speed = 1;
+        if (!forced && this.#deps.speed) {
+          try {
+            speed = this.#deps.speed(job);
+          } catch (error) {
+            console.warn('Could not read the speed of a job', error);
+          }
+        }
+        const wait = paceWaitMs(t - lastPace, speed);
+        if (wait > 0) await sleep(wait, abort.signal);
+        lastPace = clock();
       },
     };
     void (async () => {

@@ -472,7 +472,7 @@ export class AppState {
       await this.network.load();
       await openInvite();
       await this.field.reload();
-      this.#fieldService?.startCalibration();
+      this.#fieldService?.start();
       if (this.network.member) await this.learning.publishQueued();
     } catch (err) {
       this.network.message = `The network is unavailable: ${err instanceof Error ? err.message : String(err)}`;
