@@ -7,10 +7,15 @@
 //
 // Three profiles, each drawn per day from the seed:
 // - laptop-home: used briefly in the morning (07:00-08:30) and in the evening
-//   (18:00-23:00) on weekdays, through the day at weekends; plugged in
-//   overnight on 80 % of nights (from 22:00-24:00 to 07:00), plus a daytime
-//   top-up of 1-3 h on 35 % of days; stays awake on the charger on 40 % of
-//   nights (power settings); on data saver 5 % of the hours (tethering).
+//   (18:00-23:00) on weekdays, through the day at weekends; used on its
+//   charger (at a table, on the sofa by a socket) on half of those evenings
+//   and weekend days, on battery otherwise (an assumption: surveys of laptop
+//   use find much of it on mains, from memory, but no figure for a home
+//   laptop's evenings was looked up); plugged in overnight on 80 % of nights
+//   (from 22:00-24:00 to 07:00), plus a daytime top-up of 1-3 h on 35 % of
+//   days while shut (nobody at home on a weekday: it sleeps); stays awake on
+//   the charger on 40 % of nights (power settings); on data saver 5 % of the
+//   hours (tethering).
 // - laptop-desk: a work laptop, used 09:00-17:30 on weekdays (85 % per hour)
 //   and plugged in at the desk on 90 % of workdays, awake there through the
 //   working day; evenings 20:00-22:00 on 30 % of days, plugged in overnight on
@@ -19,6 +24,11 @@
 //   30 % of nights, used 09:00-12:00 and 14:00-18:00 on weekdays (60 % per
 //   hour) and 19:00-23:00 (50 %).
 // All are online 98 % of the hours.
+// No phone profile: the job costs (src/lib/energy/jobs.ts) are a laptop GPU's,
+// and a phone browser freezes a page in the background, so on a phone the
+// policy could only act while the app is open, and phones charge at night
+// with the screen off (nothing runs). It would add a device with almost no
+// room to shift work, not a different answer.
 import { rng } from '../retrieval/data.mjs';
 
 export const STEPS_PER_HOUR = 4;
@@ -49,10 +59,13 @@ export function deviceSchedule(profile, days, seed) {
   for (let d = 0; d < days; d++) {
     const weekend = d % 7 >= 5;
     if (profile === 'laptop-home') {
-      if (weekend) hourly(d, 9, 23, 0.55);
-      else {
+      if (weekend) {
+        hourly(d, 9, 23, 0.55);
+        if (random() < 0.5) fill(plugged, at(d, 9), at(d, 23));
+      } else {
         if (random() < 0.7) fill(active, at(d, 7), at(d, 8.5));
         hourly(d, 18, 23, 0.75);
+        if (random() < 0.5) fill(plugged, at(d, 18), at(d, 23));
       }
       if (random() < 0.8) {
         const from = at(d, 22 + 2 * random());

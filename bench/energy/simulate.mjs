@@ -14,9 +14,11 @@
 //   browser-style time-to-empty (level ÷ current draw).
 // - Carbon of a job = its energy (src/lib/energy/jobs.ts) × the intensity of
 //   the energy it used: the grid's at its start hour when on the charger (or
-//   mains), and on battery the average intensity of this device's charging
-//   hours in the run ÷ 0.9 (round-trip loss), since that is when the battery
-//   was filled. Both policy and baseline are charged the same way.
+//   mains), and on battery the intensity of the energy that went into the
+//   battery in the run (grid intensity of each charging step weighted by the
+//   watt-hours it took in: a full battery on the charger takes nothing) ÷ 0.9
+//   (round-trip loss), since that is when the battery was filled. Both policy
+//   and baseline are charged the same way, each with its own charging.
 // - What the policy sees of the grid (forecastMode):
 //   'anchored' (default): the measured value now (as a provider reports it)
 //     and the offline heuristic's daily shape anchored to it, no more: it
@@ -51,8 +53,11 @@ export function simulateDevice({ lib, region, trace, schedule, arrivals, mode, f
   let level = 0.8;
   let forcedUntil = -1;
   let busyUntil = start;
+  let chargeGrams = 0;
+  let chargeWh = 0;
   let chargeIntensitySum = 0;
   let chargeSteps = 0;
+  const chargingAt = new Array(steps).fill(false);
   let nextId = 0;
   const decisionsCount = { run: 0, 'run-throttled': 0, defer: 0 };
 
@@ -62,7 +67,12 @@ export function simulateDevice({ lib, region, trace, schedule, arrivals, mode, f
     const gNow = trace[hour];
     if (schedule.hasBattery && level < 0.12 && !schedule.plugged[step] && forcedUntil < step) forcedUntil = step + 2 * STEPS_PER_HOUR;
     const charging = !schedule.hasBattery || schedule.plugged[step] || step <= forcedUntil;
+    chargingAt[step] = charging;
     if (charging && schedule.hasBattery) {
+      // What goes into the battery this step, at the grid's intensity now (weighted below).
+      const addedWh = Math.min(0.25 / STEPS_PER_HOUR, 1 - level) * CAPACITY_WH;
+      chargeGrams += gNow * addedWh;
+      chargeWh += addedWh;
       chargeIntensitySum += gNow;
       chargeSteps += 1;
     }
@@ -121,7 +131,11 @@ export function simulateDevice({ lib, region, trace, schedule, arrivals, mode, f
     }
   }
 
-  const batteryIntensity = chargeSteps > 0 ? chargeIntensitySum / chargeSteps / ROUND_TRIP : 0;
+  // The battery's energy carries the intensity of the hours it was charged in, weighted by what was actually
+  // charged then (a full battery on the charger takes nothing in), plus the round-trip loss. Fallbacks: the
+  // plain mean over charging steps when it never took anything in, the trace's mean when it never charged.
+  const traceMean = trace.reduce((a, b) => a + b, 0) / trace.length;
+  const batteryIntensity = (chargeWh > 0 ? chargeGrams / chargeWh : chargeSteps > 0 ? chargeIntensitySum / chargeSteps : traceMean) / ROUND_TRIP;
   for (const r of runs) {
     r.gPerKWh = r.onCharger ? trace[r.hour] : batteryIntensity;
     r.grams = (r.energyWh * r.gPerKWh) / 1000;
@@ -129,7 +143,7 @@ export function simulateDevice({ lib, region, trace, schedule, arrivals, mode, f
     // What the view's estimate compares with: the intensity the job would have met had it started when queued.
     r.gAtEnqueue = r.job.enqueuedAt >= 0 ? trace[Math.floor((r.job.enqueuedAt - start) / HOUR_MS)] : r.gPerKWh;
   }
-  return { runs, unfinished: queue.length, batteryIntensity, decisionsCount };
+  return { runs, unfinished: queue.length, batteryIntensity, decisionsCount, chargingAt };
 }
 
 function carbonView(lib, region, trace, now, hour, forecastMode) {
@@ -144,21 +158,27 @@ function carbonView(lib, region, trace, now, hour, forecastMode) {
 }
 
 /**
- * A clairvoyant bound on what any scheduler could save on these jobs: each
- * job of the immediate run moved, with perfect knowledge of the future and no
- * limit on concurrent work, to the cleanest quarter hour between its queueing
- * and its deadline in which the device was awake (on the charger: the grid
- * then; on battery: the battery's charging intensity). Returns grams.
+ * A clairvoyant bound on what any scheduler could save on these jobs, under
+ * the constraints the policy has: each job of the immediate run moved, with
+ * perfect knowledge of the future, to the cleanest quarter hour between its
+ * queueing and its deadline in which the device was awake (in use, or on the
+ * charger with sleep off), online when the job needs the network; on the
+ * charger it costs the grid then, on battery the battery's charging
+ * intensity (the immediate run's: which hours filled it). Looser than the
+ * policy in two ways only, both in its favour: no limit on concurrent work
+ * and no battery capacity. Returns grams.
  */
-export function clairvoyantGrams({ runs, schedule, trace, batteryIntensity, start }) {
+export function clairvoyantGrams({ lib, runs, schedule, chargingAt, trace, batteryIntensity, start }) {
   let grams = 0;
   for (const r of runs) {
     const from = Math.round((r.job.enqueuedAt - start) / STEP_MS);
     const to = Math.min(schedule.active.length, Math.round((r.job.deadline - start) / STEP_MS));
+    const needsNetwork = lib.JOB_CLASS_SPECS[r.job.jobClass].needsNetwork;
     let best = r.gPerKWh;
     for (let s = from; s < to; s++) {
-      const onCharger = !schedule.hasBattery || schedule.plugged[s];
+      const onCharger = !schedule.hasBattery || schedule.plugged[s] || Boolean(chargingAt?.[s]);
       if (!(schedule.active[s] || (onCharger && schedule.awakeOnCharge[s]))) continue;
+      if (needsNetwork && !schedule.online[s]) continue;
       best = Math.min(best, onCharger ? trace[Math.floor(s / STEPS_PER_HOUR)] : batteryIntensity);
     }
     grams += (r.energyWh * best) / 1000;

@@ -9,6 +9,7 @@ import type { Invite } from '../lib/network/invite';
 import { formatFingerprint } from '../lib/governance/identity';
 import type { Artifact } from '../lib/artifacts/schema';
 import type { NetworkService, NetworkSnapshot } from '../services/network';
+import type { BackgroundCapabilities, BackgroundSync, DeliveryPath } from '../services/background-sync';
 
 export interface JoinCandidate {
   invite: Invite;
@@ -30,6 +31,10 @@ export class NetworkState {
   busy = $state(false);
   /** An invite link was opened: the Network view should show it. */
   wantsAttention = $state(false);
+  /** How queued items left, and what the browser offers for background delivery (null without a service worker bridge). */
+  background = $state.raw<{ deliveredBy: Readonly<Record<DeliveryPath, number>>; capabilities: BackgroundCapabilities } | null>(null);
+  /** The service worker bridge for the outbox (set by the app where a service worker exists). */
+  backgroundSync: BackgroundSync | null = null;
 
   #service: NetworkService;
   #appUrl: () => string;
@@ -72,6 +77,12 @@ export class NetworkState {
   async refresh(): Promise<void> {
     try {
       this.snapshot = await this.#service.snapshot();
+      const bg = this.backgroundSync;
+      if (bg) {
+        // Items waiting (a share while offline, one left from before a reload) arm the background path.
+        void bg.outboxChanged(this.snapshot.outbox);
+        this.background = { deliveredBy: { ...bg.deliveredBy }, capabilities: bg.capabilities() };
+      }
     } catch (err) {
       console.warn('Could not read the network state', err);
     }
@@ -158,6 +169,7 @@ export class NetworkState {
   async share(artifact: Artifact): Promise<{ sent: boolean } | null> {
     if (!this.#service.membership) return null;
     const result = await this.#service.shareArtifact(artifact);
+    if (result.sent) this.backgroundSync?.recordDirect(1);
     void this.refresh();
     return { sent: result.sent };
   }
