@@ -33,7 +33,15 @@ import {
   type FlushOutboxMessage,
   type WakeJobsMessage,
 } from './lib/energy/sw-messages';
-import { countOutbox, decideLightJobsWake, judgeOutboxSync, readBatteryRecord, type FlushReply } from './lib/energy/wake';
+import {
+  countOutbox,
+  decideLightJobsWake,
+  judgeOutboxSync,
+  readBatteryRecord,
+  readPolicySettingsRecord,
+  wakePowerSettingsFrom,
+  type FlushReply,
+} from './lib/energy/wake';
 
 declare const self: ServiceWorkerGlobalScope & {
   __WB_MANIFEST: Array<{ url: string; revision: string | null }>;
@@ -155,9 +163,14 @@ self.addEventListener('periodicsync', (e) => {
 });
 
 async function wakeForLightJobs(): Promise<void> {
-  const record = await readBatteryRecord(self.indexedDB).catch(() => undefined);
-  const decision = decideLightJobsWake(record, Date.now());
+  const windows = await windowClients();
+  if (windows.length === 0) return;
+  const [battery, policy] = await Promise.all([
+    readBatteryRecord(self.indexedDB).catch(() => undefined),
+    readPolicySettingsRecord(self.indexedDB).catch(() => undefined),
+  ]);
+  const decision = decideLightJobsWake(battery, Date.now(), { settings: wakePowerSettingsFrom(policy) });
   if (!decision.wake) return;
   const message: WakeJobsMessage = { type: 'wake-jobs', reason: decision.reason };
-  for (const client of await windowClients()) client.postMessage(message);
+  for (const client of windows) client.postMessage(message);
 }

@@ -200,6 +200,8 @@ export function createConsolidationHandler(deps: ConsolidationJobDeps): JobHandl
       signal.throwIfAborted();
     }
 
+    // Reading and merging were the work so far; rest here if the energy window is bad.
+    await context.pace();
     context.progress({ text: 'Consolidating the playbooks', fraction: 0.6 });
     let result: ConsolidationResult;
     try {
@@ -297,6 +299,7 @@ export function createSelfTrainingHandler(deps: SelfTrainingJobDeps): JobHandler
         newId: deps.newId,
         signal,
         onProgress: (p) => context.progress({ text: p.text, fraction: p.total > 0 ? p.done / p.total : null }),
+        pace: () => context.pace(),
       },
     );
     // Stopped after the last check but before storing: nothing is stored.

@@ -45,6 +45,8 @@ export interface PeriodicSyncManagerLike {
 }
 
 export interface RegistrationLike {
+  /** Unused; present so that a browser's ServiceWorkerRegistration shares a property with this shape. */
+  readonly scope?: string;
   /** Present where one-off Background Sync exists. */
   sync?: SyncManagerLike | undefined;
   /** Present where Periodic Background Sync exists. */
@@ -144,7 +146,8 @@ export class BackgroundSync {
   #readyRegistration: RegistrationLike | null = null;
   #syncRefused = false;
   #periodic: PeriodicSyncState | null = null;
-  #periodicWanted = false;
+  /** registerPeriodic() was asked before any worker was registered: ask again once one is active. */
+  #periodicRetryOnReady = false;
   /** Outbox size as last reported. */
   #count = 0;
   #armed: OutboxArm = 'none';
@@ -205,7 +208,8 @@ export class BackgroundSync {
         this.#readyRegistration = registration;
         this.#changed();
         if (this.#count > 0 && this.#armed !== 'background-sync') void this.#enqueue(() => this.#arm(this.#count, true));
-        if (this.#periodicWanted) void this.registerPeriodic();
+        else if (this.#count === 0) void this.#enqueue(() => this.#probeSync(registration));
+        if (this.#periodicRetryOnReady) void this.registerPeriodic();
       },
       () => undefined,
     );
@@ -272,6 +276,23 @@ export class BackgroundSync {
     }
     this.#armed = this.#listenOnline() ? 'online' : 'none';
     return this.#armed;
+  }
+
+  /**
+   * Learns whether one-off sync is really usable (Chromium headless-shell has
+   * the API but refuses every registration), so that `capabilities()` is true
+   * to the browser before the outbox ever fills. The sync event this causes is
+   * cheap: the worker finds the outbox empty and settles without waking a page.
+   */
+  async #probeSync(registration: RegistrationLike): Promise<void> {
+    const sync = registration.sync;
+    if (!sync || this.#syncRefused || this.#count > 0) return;
+    try {
+      await sync.register(OUTBOX_SYNC_TAG);
+    } catch {
+      this.#syncRefused = true;
+      this.#changed();
+    }
   }
 
   async #registration(): Promise<RegistrationLike | null> {
@@ -387,8 +408,10 @@ export class BackgroundSync {
    * the worker is active, it is tried again once it is.
    */
   async registerPeriodic(): Promise<PeriodicSyncState> {
-    this.#periodicWanted = true;
-    const periodic = (await this.#registration())?.periodicSync;
+    const registration = await this.#registration();
+    // No worker yet (first visit, still installing): try again when it is active.
+    this.#periodicRetryOnReady = !registration;
+    const periodic = registration?.periodicSync;
     if (!periodic) return this.#setPeriodic('unsupported');
     let permission = 'granted';
     try {
@@ -408,7 +431,7 @@ export class BackgroundSync {
 
   /** Stops periodic wake-ups (the person turned background work off). Never rejects. */
   async unregisterPeriodic(): Promise<void> {
-    this.#periodicWanted = false;
+    this.#periodicRetryOnReady = false;
     const periodic = (await this.#registration())?.periodicSync;
     try {
       await periodic?.unregister?.(LIGHT_JOBS_PERIODIC_TAG);
@@ -430,7 +453,10 @@ export class BackgroundSync {
   // For the view and tests
 
   /**
-   * What this browser offers. Before the worker is active and before
+   * What this browser offers. Once the worker is active, one-off sync has
+   * been tried (a probe with the empty outbox, or a real registration), so
+   * `backgroundSync` says whether it is accepted, not only present. Before the
+   * worker is active and before
    * `registerPeriodic()` has answered, the API's presence is all that is
    * known: periodic sync reads 'denied' where the API exists but has not been
    * granted yet.

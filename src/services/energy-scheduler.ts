@@ -117,6 +117,8 @@ export interface ScheduledJob {
   notBefore: number | null;
 }
 
+const finiteOr = (value: number, fallback: number): number => (Number.isFinite(value) && value >= 0 ? value : fallback);
+
 /** The queue's job as the policy sees it (the policy decides only on queued jobs, so a running one is asked about as queued). */
 export function toEnergyJob(job: Job): EnergyJob {
   return { id: job.id, jobClass: job.jobClass, enqueuedAt: job.createdAt, deadline: job.deadline, state: job.state === 'running' ? 'queued' : job.state };
@@ -136,6 +138,8 @@ export class EnergyScheduler {
   /** Jobs last seen, by id, so that speedOf can answer from an id. */
   #known = new Map<string, Job>();
   #evaluating: Promise<void> | null = null;
+  /** Jobs that could run at the last evaluation. */
+  #runnable = new Set<string>();
   #again = false;
 
   constructor(deps: EnergySchedulerDeps) {
@@ -215,8 +219,14 @@ export class EnergyScheduler {
   }
 
   /** For JobRunner's `accept`: run and run-throttled may start, defer waits. */
-  accept(job: Job): boolean {
+  #remember(job: Job): void {
+    // Bounded: the queue prunes finished jobs, this map must not outlive them by much.
+    if (this.#known.size > 1_000 && !this.#known.has(job.id)) this.#known.clear();
     this.#known.set(job.id, job);
+  }
+
+  accept(job: Job): boolean {
+    this.#remember(job);
     try {
       const decision = this.#decideOne(job);
       return decision !== null && decision.action !== 'defer';
@@ -229,7 +239,7 @@ export class EnergyScheduler {
 
   /** For JobRunner's `speed`: 1 in a good window, the throttle otherwise (also when the window turned bad mid-run). */
   speed(job: Job): number {
-    this.#known.set(job.id, job);
+    this.#remember(job);
     try {
       const decision = this.#decideOne(job);
       if (!decision) return 1;
@@ -255,7 +265,7 @@ export class EnergyScheduler {
   #decideAll(jobs: readonly Job[], overrides: PersonOverrides): ScheduledJob[] {
     const now = this.#deps.now();
     const queued = jobs.filter((j) => j.state === 'queued');
-    for (const job of queued) this.#known.set(job.id, job);
+    for (const job of queued) this.#remember(job);
     const byId = new Map(queued.map((j) => [j.id, j]));
     const outcome = decide({ now, signals: this.#deps.signals.current(), jobs: queued.map(toEnergyJob), overrides, settings: this.#deps.signals.policySettings });
     return outcome.decisions.flatMap((d) => {
@@ -314,7 +324,11 @@ export class EnergyScheduler {
     }
     if (this.#stopped) return;
     const now = this.#deps.now();
-    if (scheduled.some((s) => s.action !== 'defer' && s.notBefore === null)) this.#notify(this.#wakeListeners);
+    // Wake only for jobs that became runnable since the last look: the runner polls anyway, a wake is for news.
+    const runnable = new Set(scheduled.filter((s) => s.action !== 'defer' && s.notBefore === null).map((s) => s.jobId));
+    const news = [...runnable].some((id) => !this.#runnable.has(id));
+    this.#runnable = runnable;
+    if (news) this.#notify(this.#wakeListeners);
     const revisits = scheduled.flatMap((s) => (s.action === 'defer' && s.revisitAt !== null ? [s.revisitAt] : []));
     if (this.#timer !== null) this.#timers.clearTimeout(this.#timer);
     this.#timer = null;
@@ -336,7 +350,7 @@ export class EnergyScheduler {
   /** A job started: log it with the grid now and then. */
   async recordStart(job: Job): Promise<void> {
     await this.load();
-    this.#known.set(job.id, job);
+    this.#remember(job);
     const now = this.#deps.now();
     const signals = this.#deps.signals;
     const run: RunRecord = {
@@ -347,10 +361,13 @@ export class EnergyScheduler {
       finishedAt: null,
       outcome: 'running',
       energyWh: JOB_CLASS_SPECS[job.jobClass].energyWh,
-      gPerKWhAtEnqueue: Math.max(0, signals.carbonAt(job.createdAt)),
-      gPerKWhAtRun: Math.max(0, signals.current().carbon.gPerKWh),
+      gPerKWhAtEnqueue: 0,
+      gPerKWhAtRun: 0,
       throttled: this.speed(job) < 1,
     };
+    const atRun = finiteOr(signals.current().carbon.gPerKWh, 0);
+    run.gPerKWhAtRun = atRun;
+    run.gPerKWhAtEnqueue = finiteOr(signals.carbonAt(job.createdAt), atRun);
     // An earlier run of the same job left open (preempted without a word) ends here.
     this.#runs = [...this.#runs.map((r) => (r.jobId === job.id && r.outcome === 'running' ? { ...r, outcome: 'interrupted' as const, finishedAt: now } : r)), run].slice(
       -(this.#deps.maxRuns ?? MAX_RUNS),
@@ -377,7 +394,9 @@ export class EnergyScheduler {
   async #persist(): Promise<void> {
     const runs = this.#runs;
     this.#write = this.#write
-      .then(() => this.#table().put({ key: ENERGY_KEYS.runs, value: runs }))
+      .then(async () => {
+        await this.#table().put({ key: ENERGY_KEYS.runs, value: runs });
+      })
       .catch((error: unknown) => console.warn('Could not store the energy run log', error));
     await this.#write;
     this.#notify(this.#changeListeners);

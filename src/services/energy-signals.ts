@@ -251,7 +251,7 @@ const defaultOffset = (at: number): number => -new Date(at).getTimezoneOffset();
 
 function describeError(error: unknown, timeoutMs: number): string {
   if (error instanceof Error || error instanceof DOMException) {
-    if (error.name === 'TimeoutError') return `no answer within ${Math.round(timeoutMs / 1000)} s`;
+    if (error.name === 'TimeoutError') return `no answer within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}`;
     if (error.name === 'AbortError') return 'the request was cancelled';
     return error.message || error.name;
   }
@@ -545,7 +545,7 @@ export class EnergySignalsService {
     } catch (error) {
       console.warn('Could not store the carbon forecast', error);
     }
-    await this.#sample(false);
+    await this.#sample(true);
     this.#emit();
   }
 
@@ -642,7 +642,9 @@ export class EnergySignalsService {
     this.#history = [...this.#history.filter((s) => s.at > now - HISTORY_MS && s.at < now), sample].slice(-HISTORY_MAX);
     const history = this.#history;
     this.#historyWrite = this.#historyWrite
-      .then(() => this.#table().put({ key: ENERGY_KEYS.history, value: history }))
+      .then(async () => {
+        await this.#table().put({ key: ENERGY_KEYS.history, value: history });
+      })
       .catch((error: unknown) => console.warn('Could not store the energy history', error));
     await this.#historyWrite;
   }

@@ -43,6 +43,7 @@ import { AUTO_VOTE_GENERATE_OPTIONS, judgeArtifactOnEpisodes } from '../lib/ccf/
 import type { ContentId } from '../lib/artifacts/schema';
 import type { ChatTurn, GenerateOptions } from '../lib/engine/contract';
 import { PermanentJobError } from '../services/job-runner';
+import { BackgroundSync, type NavigatorLike, type WindowLike } from '../services/background-sync';
 import { listEpisodes } from '../services/learning-repository';
 import type { ExtraRetrieval } from './memory.svelte';
 
@@ -242,6 +243,22 @@ export class AppState {
       onCalibrationAnswer: (message) => void this.#fieldService?.onCalibrationAnswer(message),
     });
     this.network = new NetworkState(networkService, () => `${location.origin}/`);
+    // The outbox and the service worker: a sync event (after a connection comes back, even
+    // with the tab in the background) or the page's online event flushes what waits.
+    if (typeof navigator !== 'undefined' && 'serviceWorker' in navigator) {
+      this.network.backgroundSync = new BackgroundSync({
+        navigator: navigator as unknown as NavigatorLike,
+        window: window as unknown as WindowLike,
+        flush: async () => {
+          if (!networkService.membership) return { sent: 0, left: 0 };
+          const sent = await networkService.flush();
+          return { sent, left: await this.#requireDb().table('outbox').count() };
+        },
+        wakeJobs: () => this.learning.poke(),
+        onChange: () => this.network.changed(),
+        now,
+      });
+    }
     this.#fieldService = new FieldService({
       db: () => this.#requireDb(),
       now,
@@ -469,6 +486,9 @@ export class AppState {
     // An invite opened in a tab where H3LIX already runs changes only the fragment.
     addEventListener('hashchange', () => void openInvite());
     try {
+      // The service worker's messages must find a listener before the outbox is re-armed.
+      this.network.backgroundSync?.start();
+      void this.network.backgroundSync?.registerPeriodic();
       await this.network.load();
       await openInvite();
       await this.field.reload();

@@ -85,9 +85,10 @@ export class EnergyState implements EnergyActions {
       const { signals, scheduler } = this.#deps;
       const decisions = await scheduler.decisions(this.#deps.overrides?.() ?? NO_OVERRIDES);
       const { keys, ...carbonSettings } = signals.carbonSettings;
+      const now = signals.snapshot();
       this.snapshot = {
-        now: signals.snapshot().now,
-        signals: signals.snapshot(),
+        now: now.now,
+        signals: now,
         decisions,
         runs: [...scheduler.runs],
         history: [...signals.history],

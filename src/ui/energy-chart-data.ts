@@ -156,8 +156,8 @@ function chargingAt(history: readonly HistorySample[], at: number): boolean | nu
 }
 
 /**
- * The last `pastMs` (24 h) and the next `aheadMs` (24 h, as far as the
- * forecast goes) on one time axis: the intensity recorded (solid) and
+ * The last `pastMs` (24 h, from the first thing recorded) and the next
+ * `aheadMs` (24 h, as far as the forecast goes) on one time axis: the intensity recorded (solid) and
  * forecast (dashed) in g/kWh, charging as a band along the top, and each job
  * run as a point at its start on the intensity it ran at (throttled runs in
  * their own colour). The x values are whole hours, the moments the charger
@@ -172,8 +172,11 @@ export function timelineChart(input: TimelineInput): ChartModel {
 
   const history = input.history.filter((s) => s.at <= now);
   const runs = input.runs.filter((r) => r.startedAt >= from && r.startedAt <= now);
+  // The past only as far back as anything was recorded (a fresh install has no past to show).
+  const firstKnown = Math.min(now, history[0]?.at ?? now, ...runs.map((r) => r.startedAt));
+  const start = Math.max(from, firstKnown);
   const xs = new Set<number>([now]);
-  for (let t = Math.ceil(from / HOUR) * HOUR; t <= to; t += HOUR) xs.add(t);
+  for (let t = Math.ceil(start / HOUR) * HOUR; t <= to; t += HOUR) xs.add(t);
   let previous: boolean | null | undefined;
   for (const s of history) {
     if (s.at >= from && s.charging !== previous) xs.add(s.at);

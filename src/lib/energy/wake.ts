@@ -4,20 +4,30 @@
  * (tests/unit/sw-wake.test.ts):
  *
  * - reading what the page stored, with the raw IndexedDB API (Dexie would add
- *   tens of kB to sw.js for two reads; see docs/BACKGROUND.md): the last
+ *   about 98 kB, 31 kB gzipped, to sw.js for two reads): the last
  *   battery reading in `energy` and the number of items in `outbox`;
  * - whether a periodic wake-up should wake the page for light jobs: the last
- *   battery reading, parsed by signals.ts and judged by the same policy.ts
- *   rule the page's scheduler uses (a stale reading is "unknown", and unknown
- *   means "decide on the grid alone", which the page does once awake);
+ *   battery reading, parsed and judged as signals.ts and policy.ts do for the
+ *   page's scheduler (a stale reading is "unknown", and unknown means "decide
+ *   on the grid alone", which the page does once awake);
  * - when a one-off sync for the outbox is done, must be retried, or is still
  *   waiting for pages to answer.
  *
  * Pure apart from the IndexedDB reads, which take the factory as an argument
  * (fake-indexeddb in tests, `self.indexedDB` in the worker).
+ *
+ * Why the battery rule is restated here instead of imported: signals.ts
+ * parses with zod and policy.ts imports jobs.ts, which builds zod schemas at
+ * load; importing either puts zod into sw.js, which grew from 26 kB to 118 kB
+ * (8.6 to 35 kB gzipped) when it did. A service worker starts cold for many
+ * navigations and is byte-compared on every update check, so it stays small:
+ * `batteryFromStored` and `lightJobsPower` restate `batteryFromPersisted` and
+ * the light-job half of `assessPower` without dependencies, and
+ * tests/unit/sw-wake.test.ts checks on random records that they agree with
+ * the originals exactly (verdict, reason and parsed reading), and that the
+ * constants below equal theirs.
  */
-import { assessPower, DEFAULT_POLICY_SETTINGS, type PolicySettings } from './policy';
-import { batteryFromPersisted, DEFAULT_BATTERY_MAX_AGE_MS, type BatterySignal } from './signals';
+import type { BatterySignal } from './signals';
 
 /**
  * The database the app opens (src/services/db.ts DEFAULT_DATABASE_NAME; a test
@@ -28,23 +38,65 @@ export const DATABASE_NAME = 'h3lix';
 export const ENERGY_TABLE = 'energy';
 /** Where the page keeps the last battery reading: `{ key: 'battery', value: PersistedBattery }`. */
 export const BATTERY_KEY = 'battery';
+/** Where the page keeps the person's policy settings (src/services/energy-signals.ts): `{ key: 'policySettings', value: Partial<PolicySettings> }`. */
+export const POLICY_SETTINGS_KEY = 'policySettings';
 /** Items signed but not yet published (src/services/network.ts). */
 export const OUTBOX_TABLE = 'outbox';
+
+/** signals.ts DEFAULT_BATTERY_MAX_AGE_MS. */
+export const BATTERY_MAX_AGE_MS = 30 * 60 * 1000;
+
+/** The battery thresholds of policy.ts DEFAULT_POLICY_SETTINGS. */
+export interface WakePowerSettings {
+  highBatteryLevel: number;
+  lightJobMinBatteryLevel: number;
+  fastDrainHours: number;
+}
+
+export const WAKE_POWER_SETTINGS: WakePowerSettings = { highBatteryLevel: 0.8, lightJobMinBatteryLevel: 0.5, fastDrainHours: 3 };
+
+const isFraction = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 1;
+const POWER_FIELDS: Record<keyof WakePowerSettings, (x: unknown) => boolean> = {
+  highBatteryLevel: isFraction,
+  lightJobMinBatteryLevel: isFraction,
+  fastDrainHours: (x) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 48,
+};
+
+/**
+ * The battery thresholds out of the person's stored policy settings (the
+ * `energy` record under 'policySettings'), laid over the defaults as the page
+ * does; the defaults when absent or when one of these three fields is out of
+ * range. (The page also falls back to the defaults when some other field of
+ * the record is damaged; the worker looks at these three only.)
+ */
+export function wakePowerSettingsFrom(record: unknown): WakePowerSettings {
+  const raw = energyRecordValue(record);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return WAKE_POWER_SETTINGS;
+  const stored = raw as Record<string, unknown>;
+  const settings = { ...WAKE_POWER_SETTINGS };
+  for (const [field, valid] of Object.entries(POWER_FIELDS) as [keyof WakePowerSettings, (x: unknown) => boolean][]) {
+    const value = stored[field];
+    if (value === undefined) continue;
+    if (!valid(value)) return WAKE_POWER_SETTINGS;
+    settings[field] = value as number;
+  }
+  return settings;
+}
 
 // ---------------------------------------------------------------------------
 // Periodic sync: wake the page for light jobs?
 
 export interface WakeDecision {
   wake: boolean;
-  /** One sentence, for the page's log. */
+  /** One sentence, for the page's log (the same as the page's scheduler would give). */
   reason: string;
   battery: BatterySignal;
 }
 
 /**
  * The stored value out of an `energy` record. A record that is not
- * `{ key, value }` is passed through whole so that signals.ts calls it
- * malformed rather than missing.
+ * `{ key, value }` is passed through whole so that it reads as malformed
+ * rather than missing.
  */
 export function energyRecordValue(record: unknown): unknown {
   if (record === undefined || record === null) return undefined;
@@ -52,20 +104,56 @@ export function energyRecordValue(record: unknown): unknown {
   return record;
 }
 
+const READING_KEYS = new Set(['kind', 'charging', 'level', 'dischargingTimeS', 'readAt']);
+const isFiniteNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+
+/** signals.ts `batteryFromPersisted`, without zod (same results; tested). */
+export function batteryFromStored(raw: unknown, now: number, maxAgeMs = BATTERY_MAX_AGE_MS): BatterySignal {
+  if (raw === undefined || raw === null) return { kind: 'unknown', reason: 'no battery reading has been stored' };
+  const malformed: BatterySignal = { kind: 'unknown', reason: 'the stored battery reading is malformed' };
+  if (typeof raw !== 'object' || Array.isArray(raw)) return malformed;
+  const r = raw as Record<string, unknown>;
+  if (Object.keys(r).some((k) => !READING_KEYS.has(k))) return malformed;
+  const { kind, charging, level, dischargingTimeS, readAt } = r;
+  if (kind !== 'known' || typeof charging !== 'boolean') return malformed;
+  if (!isFiniteNumber(level) || level < 0 || level > 1) return malformed;
+  if (dischargingTimeS !== null && (!isFiniteNumber(dischargingTimeS) || dischargingTimeS < 0)) return malformed;
+  if (!Number.isSafeInteger(readAt) || (readAt as number) < 0) return malformed;
+  const at = readAt as number;
+  if (at > now + 60_000) return { kind: 'unknown', reason: 'the stored battery reading is dated in the future' };
+  if (now - at > maxAgeMs) return { kind: 'unknown', reason: `the last battery reading is ${Math.round((now - at) / 60_000)} min old` };
+  return { kind: 'known', charging, level, dischargingTimeS: dischargingTimeS as number | null, readAt: at };
+}
+
+const pct = (x: number) => `${Math.round(x * 100)} %`;
+
+/** policy.ts `assessPower`, its `light` verdict and reason only, without dependencies (same results; tested). */
+export function lightJobsPower(battery: BatterySignal, settings: WakePowerSettings = WAKE_POWER_SETTINGS): { light: boolean; reason: string } {
+  if (battery.kind === 'unknown') return { light: true, reason: `battery state unknown (${battery.reason}); deciding on the grid alone` };
+  if (battery.charging) return { light: true, reason: `charging (${pct(battery.level)})` };
+  const drainingFast = battery.dischargingTimeS !== null && battery.dischargingTimeS < settings.fastDrainHours * 3600;
+  if (battery.level >= settings.highBatteryLevel && !drainingFast) {
+    return { light: true, reason: `on battery but ${pct(battery.level)} full and not draining fast` };
+  }
+  const light = battery.level >= settings.lightJobMinBatteryLevel && !drainingFast;
+  const why = drainingFast ? `draining fast (${pct(battery.level)})` : `on battery at ${pct(battery.level)}`;
+  return { light, reason: light ? `${why}: light jobs only` : `${why}: waiting for a charger` };
+}
+
 /**
  * Whether a periodic wake-up should wake the page for light jobs, from the
  * `energy` record under 'battery' as read from IndexedDB (undefined when there
  * is none). Light jobs run on a charger, on a fairly full battery that is not
  * draining fast, or when the battery is unknown (no reading, or one older
- * than `maxAgeMs`); the page decides again on fresh signals once awake.
+ * than `maxAgeMs`): the page decides again on fresh signals once awake.
  */
 export function decideLightJobsWake(
   batteryRecord: unknown,
   now: number,
-  options: { maxAgeMs?: number; settings?: PolicySettings } = {},
+  options: { maxAgeMs?: number; settings?: WakePowerSettings } = {},
 ): WakeDecision {
-  const battery = batteryFromPersisted(energyRecordValue(batteryRecord), now, options.maxAgeMs ?? DEFAULT_BATTERY_MAX_AGE_MS);
-  const power = assessPower(battery, options.settings ?? DEFAULT_POLICY_SETTINGS);
+  const battery = batteryFromStored(energyRecordValue(batteryRecord), now, options.maxAgeMs ?? BATTERY_MAX_AGE_MS);
+  const power = lightJobsPower(battery, options.settings ?? WAKE_POWER_SETTINGS);
   return { wake: power.light, reason: power.reason, battery };
 }
 
@@ -183,6 +271,11 @@ export async function readStore<T>(
 /** The `energy` record under 'battery' as the page stored it (undefined when none). */
 export function readBatteryRecord(factory: IDBFactory, name: string = DATABASE_NAME): Promise<unknown> {
   return readStore<unknown>(factory, ENERGY_TABLE, (s) => s.get(BATTERY_KEY), name);
+}
+
+/** The `energy` record under 'policySettings' (undefined when none). */
+export function readPolicySettingsRecord(factory: IDBFactory, name: string = DATABASE_NAME): Promise<unknown> {
+  return readStore<unknown>(factory, ENERGY_TABLE, (s) => s.get(POLICY_SETTINGS_KEY), name);
 }
 
 /** Items waiting in the outbox; null when the database cannot be read. */

@@ -507,7 +507,7 @@ const TEMPLATES: Readonly<Partial<Record<ArtifactDomain, readonly Template[]>>> 
         const name = pick(r, NAMES);
         const age = int(r, 18, 90);
         const city = pick(r, CITIES);
-        const text = pick(r, [`${name}, ${age}, moved to ${city} last year.`, `Last spring ${name} (aged ${age}) opened a small bakery in ${city}.`, `Our new neighbour is ${name}; she is ${age} and grew up in ${city}.`]);
+        const text = pick(r, [`${name}, ${age}, moved to ${city} last year.`, `Last spring ${name} (aged ${age}) opened a small bakery in ${city}.`, `Our new neighbour is ${name}, who is ${age} and grew up in ${city}.`]);
         return {
           prompt: `Extract the person's name, age and city from this text as a JSON object with exactly the keys "name" (a string), "age" (an integer) and "city" (a string). Text: "${text}" Answer with the JSON only.`,
           verifier: {
@@ -521,7 +521,7 @@ const TEMPLATES: Readonly<Partial<Record<ArtifactDomain, readonly Template[]>>> 
     {
       name: 'extract-list',
       draw: (r) => {
-        const lines = sample(r, GROCERIES, int(r, 2, 4)).map(([item]) => ({ item, quantity: int(r, 1, 9) }));
+        const lines = sample(r, GROCERIES, int(r, 2, 4)).map(([item]) => ({ item, quantity: int(r, 2, 9) }));
         return {
           prompt: `List every item and its quantity from this shopping note as a JSON array of objects, each with "item" (a string) and "quantity" (an integer). Note: "${lines.map((l) => `${l.quantity} ${l.item}`).join(', ')}". Answer with the JSON only.`,
           verifier: {
@@ -535,7 +535,7 @@ const TEMPLATES: Readonly<Partial<Record<ArtifactDomain, readonly Template[]>>> 
     {
       name: 'order-total',
       draw: (r) => {
-        const lines = sample(r, GROCERIES, int(r, 2, 3)).map(([item, cents]) => ({ item, cents, quantity: int(r, 1, 6) }));
+        const lines = sample(r, GROCERIES, int(r, 2, 3)).map(([item, cents]) => ({ item, cents, quantity: int(r, 2, 6) }));
         const total = lines.reduce((sum, l) => sum + l.cents * l.quantity, 0) / 100;
         return numberTask(
           `An order lists ${lines.map((l) => `${l.quantity} ${l.item} at ${(l.cents / 100).toFixed(2)} euros each`).join(', ')}. What is the total in euros? ${NUMBER_ONLY}`,
@@ -708,6 +708,11 @@ export interface SelfTrainingDeps {
   newId: () => string;
   signal?: AbortSignal;
   onProgress?: (progress: SelfTrainingProgress) => void;
+  /**
+   * Called before every generation: the job runner's `context.pace()`, which
+   * rests in a bad energy window and rejects when the job is stopped.
+   */
+  pace?: () => Promise<void>;
 }
 
 export interface SelfTrainingOptions {
@@ -829,6 +834,8 @@ export async function runSelfTraining(input: SelfTrainingInput, deps: SelfTraini
     const selection = selectExperiences(input.library, [task.prompt], budget);
     const withSystem = [systemPrompt, selection.block.trim()].filter(Boolean).join('\n\n');
     const solveAndCheck = async (system: string, label: string): Promise<{ answer: string; passed: boolean; detail: string }> => {
+      signal?.throwIfAborted();
+      await deps.pace?.();
       signal?.throwIfAborted();
       report({ done, total, domain: task.domain, text: `Practising ${task.domain}: task ${i + 1} of ${tasks.length}, ${label}` });
       const answer = await deps.generate(turnsFor(task.prompt, system), solveOptions, signal);
