@@ -83,6 +83,8 @@ export const SETTING_DEFINITIONS = {
   actionPolicies: defineSetting(z.record(z.string().max(64), z.enum(['allow', 'ask', 'deny'])), {}),
   /** Background learning paused by the person. */
   learningPaused: defineSetting(z.boolean(), false),
+  /** When self-training was last queued (ms since epoch), null before the first time. */
+  lastSelfTrainingQueuedAt: defineSetting(z.number().int().nonnegative().nullable(), null),
   /** Pending reminders (fired ones are removed). */
   reminders: defineSetting(
     z.array(z.strictObject({ id: z.string().min(1).max(128), text: z.string().min(1).max(200), at: z.number().int().nonnegative() })).max(500),

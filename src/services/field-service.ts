@@ -16,7 +16,8 @@ import type { ContentId } from '../lib/artifacts/schema';
 import { aggregateField, activeNodes, type Judgement } from '../lib/ccf/aggregation';
 import { detectAnomalies } from '../lib/ccf/anomaly';
 import { CollectiveField, roundOf } from '../lib/ccf/field';
-import { improvementSignal } from '../lib/ccf/improvement-signal';
+import { improvementSignal, type CurriculumEntry } from '../lib/ccf/improvement-signal';
+import type { AcceptedArtifact } from '../lib/learning/consolidation';
 import { ledgerFromJson, ledgerToJson, quarantineFromJson, quarantineToJson } from '../lib/ccf/ledger-codec';
 import { projectField, ProjectionIndex, type Projection } from '../lib/ccf/projection';
 import { applyFlags, emptyQuarantine, quarantineByPerson, quarantinedPeers, releasePeer, type QuarantineBook } from '../lib/ccf/quarantine';
@@ -421,6 +422,22 @@ export class FieldService {
     } finally {
       this.#answering = false;
     }
+  }
+
+  /** Accepted artifacts with their acceptance (consolidation distils them into playbooks). */
+  acceptedArtifacts(): AcceptedArtifact[] {
+    const out: AcceptedArtifact[] = [];
+    for (const [id, j] of this.#judgements) {
+      if (j.status !== 'accepted') continue;
+      const entry = this.#field.artifact(id);
+      if (entry) out.push({ id, kind: entry.artifact.kind, domain: entry.artifact.domain, text: entry.artifact.text, acceptance: j.endorseShare });
+    }
+    return out;
+  }
+
+  /** The field's curricula: domains where the network's artifacts fail most (self-training practises them). */
+  curricula(): CurriculumEntry[] {
+    return improvementSignal(this.#field, this.#judgements).curricula;
   }
 
   /** What the Field view shows. */

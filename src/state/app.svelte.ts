@@ -45,12 +45,26 @@ import type { ChatTurn, GenerateOptions } from '../lib/engine/contract';
 import { PermanentJobError } from '../services/job-runner';
 import { BackgroundSync, type NavigatorLike, type WindowLike } from '../services/background-sync';
 import { listEpisodes } from '../services/learning-repository';
+import { createConsolidationHandler, createSelfTrainingHandler, readLastConsolidation } from '../services/background-jobs';
+import { EnergySignalsService, type NavigatorLike as EnergyNavigatorLike } from '../services/energy-signals';
+import { EnergyScheduler } from '../services/energy-scheduler';
+import { EnergyState } from './energy.svelte';
+import { listJobs } from '../services/job-queue';
 import type { ExtraRetrieval } from './memory.svelte';
 
 /** Share of the context window the network's priors may take (beside memories and documents). */
 const FIELD_SHARE = 0.1;
 /** A calibration answer is a few tokens; one that takes longer than this is given up (the task lapses). */
 const CALIBRATION_ANSWER_TIMEOUT_MS = 60_000;
+/** Playbooks are distilled once a day: the field changes over hours, not minutes. */
+const CONSOLIDATION_EVERY_MS = 24 * 3_600_000;
+/** Practice on weak domains at most once a day (a run is minutes of generation). */
+const SELF_TRAINING_EVERY_MS = 24 * 3_600_000;
+
+/** Uniform in [0, 1) from the platform's cryptographic source. */
+function cryptoRandom(): number {
+  return (crypto.getRandomValues(new Uint32Array(1))[0] as number) / 2 ** 32;
+}
 import { runVerifier, inferVerifier } from '../lib/learning/verifiers';
 import { validateCandidate, validateForSharing } from '../lib/learning/validation';
 import { privateTermsFrom } from '../lib/learning/private-terms';
@@ -98,9 +112,12 @@ export class AppState {
   readonly learning: LearningState;
   readonly network: NetworkState;
   readonly field: FieldState;
+  readonly energy: EnergyState;
 
   #db: H3lixDatabase | null = null;
   #fieldService: FieldService | null = null;
+  #energySignals: EnergySignalsService | null = null;
+  #energyScheduler: EnergyScheduler | null = null;
   /** Stops a calibration answer in progress (the person's reply comes first). */
   #calibrationAbort: AbortController | null = null;
   #embedder: EmbedderClient | null = null;
@@ -254,7 +271,10 @@ export class AppState {
           const sent = await networkService.flush();
           return { sent, left: await this.#requireDb().table('outbox').count() };
         },
-        wakeJobs: () => this.learning.poke(),
+        wakeJobs: async () => {
+          await this.#energyScheduler?.evaluate();
+          this.learning.poke();
+        },
         onChange: () => this.network.changed(),
         now,
       });
@@ -301,7 +321,10 @@ export class AppState {
       const decision = await judgeArtifactOnEpisodes({
         artifact: entry.artifact,
         episodes: await listEpisodes(this.#requireDb()),
-        generate: (turns, signal) => backgroundGenerate(turns, AUTO_VOTE_GENERATE_OPTIONS, signal ?? context.signal),
+        generate: async (turns, signal) => {
+          await context.pace();
+          return backgroundGenerate(turns, AUTO_VOTE_GENERATE_OPTIONS, signal ?? context.signal);
+        },
         runCheck: async (verifier, answer, signal) => ({ passed: (await runVerifier(verifier, answer, codeSandbox, signal)).score >= 1 }),
         signal: context.signal,
       });
@@ -310,6 +333,47 @@ export class AppState {
       return `Voted ${decision.vote.value} (confidence ${decision.vote.confidence.toFixed(2)}): ${decision.reason}`;
     });
     fieldService.onArtifact((id) => void this.learning.enqueue('artifact-check', id).catch((err: unknown) => console.warn('Could not queue the artifact check', err)));
+    // Consolidation (playbooks from proven lessons and accepted artifacts) and self-training
+    // (practice on the field's weak domains): heavy, deferrable, scheduled by the energy policy.
+    this.learning.registerJobHandler(
+      'consolidation',
+      createConsolidationHandler({ db: () => this.#requireDb(), acceptedArtifacts: () => fieldService.acceptedArtifacts(), now, newId }),
+    );
+    this.learning.registerJobHandler(
+      'self-training',
+      createSelfTrainingHandler({
+        db: () => this.#requireDb(),
+        generate: backgroundGenerate,
+        runCheck: async (verifier, answer, signal) => {
+          const r = await runVerifier(verifier, answer, codeSandbox, signal);
+          return { score: r.score, detail: r.detail };
+        },
+        curricula: () => fieldService.curricula(),
+        random: cryptoRandom,
+        now,
+        newId,
+        onDone: () => this.learning.poke(),
+      }),
+    );
+
+    // Energy-adaptive scheduling: background jobs wait for power to spare and a clean grid.
+    const energyDb = () => this.#requireDb();
+    this.#energySignals = new EnergySignalsService({
+      db: energyDb,
+      now,
+      navigator: typeof navigator !== 'undefined' ? (navigator as unknown as EnergyNavigatorLike) : null,
+      events: typeof window !== 'undefined' ? window : null,
+      fetch: (url, init) => fetch(url, init),
+    });
+    this.#energyScheduler = new EnergyScheduler({ db: energyDb, now, signals: this.#energySignals, jobs: () => listJobs(this.#requireDb()) });
+    const scheduler = this.#energyScheduler;
+    this.learning.scheduling = {
+      accept: (job) => scheduler.accept(job),
+      speed: (job) => scheduler.speed(job),
+      instrument: (handlers) => scheduler.instrument(handlers),
+    };
+    scheduler.onWake(() => this.learning.poke());
+    this.energy = new EnergyState({ signals: this.#energySignals, scheduler, overrides: () => ({ paused: this.learning.paused, runNow: [] }) });
     this.network.onMember = async () => {
       await this.field.reload();
       await this.learning.publishQueued();
@@ -470,8 +534,12 @@ export class AppState {
     // Learning: the library, and the background runner (one tab runs it).
     try {
       await this.learning.load();
+      // The scheduler reads its settings and signals first (until then: the offline estimate, battery unknown).
+      await this.#energySignals?.start().catch((err: unknown) => console.warn('Energy signals unavailable', err));
+      await this.#energyScheduler?.start().catch((err: unknown) => console.warn('Energy scheduler unavailable', err));
       this.learning.start(await repo.getSetting(db, 'learningPaused'));
       this.#pokeLearningWhenFree();
+      await this.#queuePeriodicJobs();
     } catch (err) {
       this.learning.message = `Learning is unavailable: ${err instanceof Error ? err.message : String(err)}`;
     }
@@ -515,6 +583,25 @@ export class AppState {
   }
 
   /** Background jobs wait for a loaded model and a quiet chat: look for work whenever that becomes true. */
+  /**
+   * Consolidation once a day, and self-training when there is something to
+   * practise; both wait in the queue for a good energy window.
+   */
+  async #queuePeriodicJobs(): Promise<void> {
+    try {
+      const last = await readLastConsolidation(this.#requireDb());
+      if (!last || now() - last.at > CONSOLIDATION_EVERY_MS) await this.learning.enqueue('consolidation', 'playbooks');
+      const weak = this.#fieldService?.curricula() ?? [];
+      const lastPractice = await repo.getSetting(this.#requireDb(), 'lastSelfTrainingQueuedAt');
+      if (weak.length > 0 && (!lastPractice || now() - lastPractice > SELF_TRAINING_EVERY_MS)) {
+        await this.learning.enqueue('self-training', 'curriculum');
+        await repo.setSetting(this.#requireDb(), 'lastSelfTrainingQueuedAt', now());
+      }
+    } catch (err) {
+      console.warn('Could not queue consolidation or self-training', err);
+    }
+  }
+
   #pokeLearningWhenFree(): void {
     $effect.root(() => {
       $effect(() => {

@@ -165,14 +165,27 @@ export class LearningState {
     this.#runner?.poke();
   }
 
+  /**
+   * Energy-adaptive scheduling (set before `start`): which jobs may start now,
+   * at what speed, and a wrapper that logs each run.
+   */
+  scheduling: {
+    accept: (job: Job) => boolean;
+    speed: (job: Job) => number;
+    instrument: (handlers: Partial<Record<JobClass, JobHandler>>) => Partial<Record<JobClass, JobHandler>>;
+  } | null = null;
+
   /** Starts the background runner (once, when storage is open). */
   start(paused: boolean): void {
     if (this.#runner) return;
     this.paused = paused;
+    const handlers: Partial<Record<JobClass, JobHandler>> = { ...this.#extraHandlers, rollouts: (job, context) => this.#runRollout(job, context) };
+    const scheduling = this.scheduling;
     this.#runner = new JobRunner({
       db: this.#deps.db(),
       now: this.#deps.now,
-      handlers: { ...this.#extraHandlers, rollouts: (job, context) => this.#runRollout(job, context) },
+      handlers: scheduling ? scheduling.instrument(handlers) : handlers,
+      ...(scheduling ? { accept: scheduling.accept, speed: scheduling.speed } : {}),
       canRun: this.#deps.engineFree,
       onChange: () => this.#onRunnerChange(),
       onFailed: (job, error) => this.#onJobFailed(job, error),
@@ -688,7 +701,13 @@ export class LearningState {
       episode,
       library,
       {
-        generator: { generate: (turns, options, signal) => this.#deps.generate(turns, options, signal ?? context.signal) },
+        // A throttled run (its deadline passed in a bad window) spaces its generations out.
+        generator: {
+          generate: async (turns, options, signal) => {
+            await context.pace();
+            return this.#deps.generate(turns, options, signal ?? context.signal);
+          },
+        },
         now: this.#deps.now,
         newId: this.#deps.newId,
         verify: this.#deps.verify,
