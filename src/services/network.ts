@@ -579,6 +579,11 @@ export class NetworkService {
     return m ? this.#readHeld(m.networkId) : [];
   }
 
+  /** Members connected now (cheap: no storage read). */
+  peerCount(): number {
+    return this.#node?.peers().length ?? 0;
+  }
+
   /** Display names members announced (untrusted text), by node id. */
   memberNames(): Map<string, string | null> {
     const out = new Map<string, string | null>();

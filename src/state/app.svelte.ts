@@ -56,6 +56,8 @@ import type { ExtraRetrieval } from './memory.svelte';
 const FIELD_SHARE = 0.1;
 /** A calibration answer is a few tokens; one that takes longer than this is given up (the task lapses). */
 const CALIBRATION_ANSWER_TIMEOUT_MS = 60_000;
+/** A background flush waits this long for the transport to reach a member after the connection returns. */
+const FLUSH_WAIT_FOR_PEER_MS = 20_000;
 /** Playbooks are distilled once a day: the field changes over hours, not minutes. */
 const CONSOLIDATION_EVERY_MS = 24 * 3_600_000;
 /** Practice on weak domains at most once a day (a run is minutes of generation). */
@@ -268,6 +270,8 @@ export class AppState {
         window: window as unknown as WindowLike,
         flush: async () => {
           if (!networkService.membership) return { sent: 0, left: 0 };
+          // Woken as the connection comes back: give the transport a moment to reach a member first.
+          for (let waited = 0; networkService.peerCount() === 0 && waited < FLUSH_WAIT_FOR_PEER_MS; waited += 500) await new Promise((r) => setTimeout(r, 500));
           const sent = await networkService.flush();
           return { sent, left: await this.#requireDb().table('outbox').count() };
         },
