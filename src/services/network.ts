@@ -126,6 +126,10 @@ export class NotAMemberError extends Error {
   }
 }
 
+/** First retry of an outbox flush that left entries while members were connected; doubles up to the max. */
+export const FLUSH_RETRY_MIN_MS = 2_000;
+export const FLUSH_RETRY_MAX_MS = 60_000;
+
 /** Re-reconcile with a member at most this often while it is around. */
 export const RESYNC_MS = 60_000;
 
@@ -321,6 +325,8 @@ export class NetworkService {
   async stop(): Promise<void> {
     const node = this.#node;
     this.#node = null;
+    if (this.#flushRetry) clearTimeout(this.#flushRetry);
+    this.#flushRetry = null;
     for (const u of this.#unsubscribe.splice(0)) u();
     if (node) {
       const m = this.#membership;
@@ -399,8 +405,35 @@ export class NetworkService {
       } while (this.#flushAgain);
       return total;
     };
-    this.#flushing = run().finally(() => (this.#flushing = null));
+    this.#flushing = run()
+      .then(async (sent) => {
+        await this.#retryLater(sent);
+        return sent;
+      })
+      .finally(() => (this.#flushing = null));
     return this.#flushing;
+  }
+
+  #flushRetry: ReturnType<typeof setTimeout> | null = null;
+  #flushRetryMs = FLUSH_RETRY_MIN_MS;
+
+  /**
+   * Entries left while members are connected: try again soon. A member that
+   * just connected is not yet subscribed to the topics (gossip learns that a
+   * moment later), so the flush its arrival triggers often reaches no one;
+   * without a retry the entry would wait for the next member to arrive.
+   */
+  async #retryLater(sent: number): Promise<void> {
+    if (sent > 0) this.#flushRetryMs = FLUSH_RETRY_MIN_MS;
+    if (this.#flushRetry || !this.#node || this.#node.peers().length === 0) return;
+    const left = await this.#deps.db().table('outbox').count().catch(() => 0);
+    if (left === 0) return;
+    const delay = this.#flushRetryMs;
+    this.#flushRetryMs = Math.min(FLUSH_RETRY_MAX_MS, delay * 2);
+    this.#flushRetry = setTimeout(() => {
+      this.#flushRetry = null;
+      void this.flush();
+    }, delay);
   }
 
   async #flushOnce(): Promise<number> {
