@@ -30,6 +30,8 @@ import { checkFromInput, type CheckKind } from '../lib/learning/check-input';
 import type { Artifact, CompressedEmbedding } from '../lib/artifacts/schema';
 import { canonicalJson, parseArtifact } from '../lib/artifacts/canonical';
 import type { Job, JobClass } from '../lib/jobs/job';
+import type { PlaybookStrategy } from '../lib/learning/consolidation';
+import { readLastConsolidation, readPlaybooks, type ConsolidationRun } from '../services/background-jobs';
 import type { H3lixDatabase } from '../services/db';
 import { enqueueJob, jobsFor, listJobs } from '../services/job-queue';
 import { JobRunner, PermanentJobError, type JobContext, type JobHandler, type JobProgress } from '../services/job-runner';
@@ -115,6 +117,9 @@ export class LearningState {
   sharing = $state.raw<Map<string, SharingRecord>>(new Map());
   drafts = $state.raw<Map<string, LessonDraft>>(new Map());
   current = $state.raw<{ job: Job; progress: JobProgress | null } | null>(null);
+  /** The consolidated playbooks (every domain), and the last consolidation run. */
+  playbooks = $state.raw<PlaybookStrategy[]>([]);
+  lastConsolidation = $state.raw<ConsolidationRun | null>(null);
   paused = $state(false);
   /** This tab runs the background jobs (only one tab does). */
   runnerActive = $state(false);
@@ -138,13 +143,17 @@ export class LearningState {
 
   async load(): Promise<void> {
     const db = this.#deps.db();
-    const [experiences, log, episodes, jobs, sharing] = await Promise.all([
+    const [experiences, log, episodes, jobs, sharing, playbooks, lastConsolidation] = await Promise.all([
       learningRepo.listExperiences(db),
       learningRepo.listLog(db),
       learningRepo.listEpisodes(db, 500),
       listJobs(db),
       learningRepo.listSharing(db),
+      readPlaybooks(db),
+      readLastConsolidation(db),
     ]);
+    this.playbooks = Object.values(playbooks).flat();
+    this.lastConsolidation = lastConsolidation;
     this.experiences = experiences;
     this.log = log;
     this.episodes = new Map(episodes.map((e) => [e.messageId, e]));
