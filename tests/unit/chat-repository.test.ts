@@ -294,6 +294,7 @@ describe('settings', () => {
       standingInstructions: '',
       actionPolicies: {},
       learningPaused: false,
+      lastSelfTrainingQueuedAt: null,
       reminders: [],
     });
   });
@@ -311,6 +312,7 @@ describe('settings', () => {
       standingInstructions: '',
       actionPolicies: {},
       learningPaused: false,
+      lastSelfTrainingQueuedAt: null,
       reminders: [],
     });
     await setSetting(db, 'modelId', null);
