@@ -24,6 +24,7 @@
 // BENCH_WARMUP (2), BENCH_TIMEOUT_S (1500), BENCH_FORM_S (per size, 60 + 4·N),
 // BENCH_ARTIFACT_TIMEOUT_S (20), BENCH_GAP_MS (300), BENCH_JOIN_BATCH (5),
 // BENCH_PER_HOST (5), BENCH_MAX_PEERS (6), BENCH_TIMING ("bench" or "app").
+import { countStrayErrors } from './network/stray.mjs';
 import { fork } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -38,17 +39,7 @@ const say = (line) => console.log(`[${((performance.now() - t0) / 1000).toFixed(
 // ---------------------------------------------------------------------------
 // Stray errors in this process (the members' are counted in their hosts and
 // summed into extras.stray_errors). None is fatal; the watchdog bounds the run.
-const stray = { yamux_stream_closed: 0, other: 0, other_samples: [] };
-const onStray = (err) => {
-  const msg = String(err?.message ?? err);
-  if (err?.name === 'StreamStateError' || /Cannot write to a stream that is closed/.test(msg)) stray.yamux_stream_closed++;
-  else {
-    stray.other++;
-    if (stray.other_samples.length < 5) stray.other_samples.push(`${err?.name ?? 'Error'}: ${msg}`.slice(0, 200));
-  }
-};
-process.on('uncaughtException', onStray);
-process.on('unhandledRejection', onStray);
+const stray = countStrayErrors();
 
 // ---------------------------------------------------------------------------
 // Settings.

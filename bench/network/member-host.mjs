@@ -7,6 +7,7 @@
 // { type: 'arrival', itemId, name, t } with t = performance.timeOrigin +
 // performance.now() (ms on this machine's clock, comparable across the
 // bench's processes).
+import { countStrayErrors } from './stray.mjs';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,17 +21,7 @@ const wall = () => performance.timeOrigin + performance.now();
 const send = (msg) => { if (process.connected) process.send(msg); };
 
 // Stray errors (the upstream yamux race, see bench/network.mjs): counted, not fatal.
-const stray = { yamux_stream_closed: 0, other: 0, other_samples: [] };
-const onStray = (err) => {
-  const msg = String(err?.message ?? err);
-  if (err?.name === 'StreamStateError' || /Cannot write to a stream that is closed/.test(msg)) stray.yamux_stream_closed++;
-  else {
-    stray.other++;
-    if (stray.other_samples.length < 5) stray.other_samples.push(`${err?.name ?? 'Error'}: ${msg}`.slice(0, 200));
-  }
-};
-process.on('uncaughtException', onStray);
-process.on('unhandledRejection', onStray);
+const stray = countStrayErrors();
 
 enableTypeScriptSources('network');
 enableFolderIndexes();

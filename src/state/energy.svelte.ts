@@ -12,6 +12,7 @@ import { NO_OVERRIDES, type PersonOverrides, type PolicySettings } from '../lib/
 import type { EnergyScheduler, RunRecord, ScheduledJob } from '../services/energy-scheduler';
 import type { EnergySignalsService, HistorySample, SignalsSnapshot } from '../services/energy-signals';
 import { carbonSettingsFromForm, carbonSourceLabel, policyPatchFromForm, type EnergyForm } from '../ui/energy-chart-data';
+import { coalesce } from './coalesce';
 
 /** Re-read at most this often while things change. */
 const REFRESH_MS = 500;
@@ -54,7 +55,7 @@ export class EnergyState implements EnergyActions {
   busy = $state(false);
 
   #deps: EnergyStateDeps;
-  #timer: ReturnType<typeof setTimeout> | null = null;
+  #refreshSoon = coalesce(() => void this.refresh(), REFRESH_MS);
   #unsubscribe: (() => void)[] = [];
 
   constructor(deps: EnergyStateDeps) {
@@ -66,17 +67,12 @@ export class EnergyState implements EnergyActions {
   dispose(): void {
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#refreshSoon.cancel();
   }
 
   /** Something changed (a signal, a run, the queue): re-read soon (coalesced). */
   changed(): void {
-    if (this.#timer) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      void this.refresh();
-    }, REFRESH_MS);
+    this.#refreshSoon.schedule();
   }
 
   /** Re-reads everything the view shows. */

@@ -7,6 +7,7 @@ import type { ContentId } from '../lib/artifacts/schema';
 import type { NodeId, VoteValue } from '../lib/ccf/vote';
 import type { FieldService } from '../services/field-service';
 import type { FieldActions, FieldSnapshot } from './field-view';
+import { coalesce } from './coalesce';
 
 /** Re-read the field at most this often while it changes. */
 const REFRESH_MS = 500;
@@ -23,7 +24,7 @@ export class FieldState implements FieldActions {
   busy = $state(false);
 
   #service: FieldService;
-  #timer: ReturnType<typeof setTimeout> | null = null;
+  #refreshSoon = coalesce(() => void this.refresh(), REFRESH_MS);
 
   constructor(service: FieldService) {
     this.#service = service;
@@ -31,11 +32,7 @@ export class FieldState implements FieldActions {
 
   /** The service changed: re-read soon (coalesced). */
   changed(): void {
-    if (this.#timer) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      void this.refresh();
-    }, REFRESH_MS);
+    this.#refreshSoon.schedule();
   }
 
   async reload(): Promise<void> {

@@ -10,6 +10,7 @@ import { formatFingerprint } from '../lib/governance/identity';
 import type { Artifact } from '../lib/artifacts/schema';
 import type { NetworkService, NetworkSnapshot } from '../services/network';
 import type { BackgroundCapabilities, BackgroundSync, DeliveryPath } from '../services/background-sync';
+import { coalesce } from './coalesce';
 
 export interface JoinCandidate {
   invite: Invite;
@@ -40,7 +41,7 @@ export class NetworkState {
   #appUrl: () => string;
   /** Called after joining or creating a network (lessons waiting to be shared go out). */
   onMember: () => Promise<unknown> = async () => {};
-  #timer: ReturnType<typeof setTimeout> | null = null;
+  #refreshSoon = coalesce(() => void this.refresh(), REFRESH_MS);
 
   constructor(service: NetworkService, appUrl: () => string) {
     this.#service = service;
@@ -67,11 +68,7 @@ export class NetworkState {
 
   /** The service changed: re-read soon (coalesced). */
   changed(): void {
-    if (this.#timer) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      void this.refresh();
-    }, REFRESH_MS);
+    this.#refreshSoon.schedule();
   }
 
   async refresh(): Promise<void> {

@@ -114,21 +114,24 @@ export interface ChartModel {
   table: ChartTable;
 }
 
+/** Counts of judged artifacts in one bucket (a domain, a round). */
+interface StatusCounts {
+  accepted: number;
+  pending: number;
+  rejected: number;
+}
+
 /**
- * Accepted, pending and rejected artifacts per domain as stacked bars. uPlot
- * draws series in order, each from zero, so the stack is drawn back to front
- * as running totals: all three, then accepted and pending, then accepted.
- * The legend and the table give the counts themselves.
+ * Accepted, pending and rejected counts as stacked bars. uPlot draws series
+ * in order, each from zero, so the stack is drawn back to front as running
+ * totals: all three, then accepted and pending, then accepted. The legend
+ * and the table give the counts themselves.
  */
-export function acceptanceChart(rows: readonly DomainAcceptance[]): ChartModel {
-  const x = rows.map((_, i) => i);
-  const accepted = rows.map((r) => r.accepted);
-  const acceptedPending = rows.map((r) => r.accepted + r.pending);
-  const all = rows.map((r) => r.accepted + r.pending + r.rejected);
+function stackedStatusChart(rows: readonly StatusCounts[], x: number[], axis: ChartConfig['x'], labels: readonly string[]): ChartModel {
   return {
-    data: [x, all, acceptedPending, accepted],
+    data: [x, rows.map((r) => r.accepted + r.pending + r.rejected), rows.map((r) => r.accepted + r.pending), rows.map((r) => r.accepted)],
     config: {
-      x: { label: 'Domain', kind: 'category', categories: rows.map((r) => r.domain) },
+      x: axis,
       y: { label: 'Artifacts', min: 0 },
       series: [
         { label: 'Rejected', color: 'var(--danger)', kind: 'bars' },
@@ -142,10 +145,16 @@ export function acceptanceChart(rows: readonly DomainAcceptance[]): ChartModel {
       ],
     },
     table: {
-      columns: ['Domain', 'Accepted', 'Pending', 'Rejected'],
-      rows: rows.map((r) => [r.domain, String(r.accepted), String(r.pending), String(r.rejected)]),
+      columns: [axis.label, 'Accepted', 'Pending', 'Rejected'],
+      rows: rows.map((r, i) => [labels[i] ?? '', String(r.accepted), String(r.pending), String(r.rejected)]),
     },
   };
+}
+
+/** Accepted, pending and rejected artifacts per domain. */
+export function acceptanceChart(rows: readonly DomainAcceptance[]): ChartModel {
+  const domains = rows.map((r) => r.domain);
+  return stackedStatusChart(rows, rows.map((_, i) => i), { label: 'Domain', kind: 'category', categories: domains }, domains);
 }
 
 /** Characters of an embedder id in a legend entry. */
@@ -201,38 +210,10 @@ export function spreadChart(rounds: readonly RoundSpread[], threshold = ND_COLLA
   };
 }
 
-/**
- * Accepted, pending and rejected artifacts per round (by creation time) as
- * stacked bars over time, drawn back to front as running totals like
- * `acceptanceChart`.
- */
+/** Accepted, pending and rejected artifacts per round (by creation time), over time. */
 export function roundsChart(rows: readonly RoundAcceptance[]): ChartModel {
-  return {
-    data: [
-      rows.map((r) => r.round * ROUND_MS),
-      rows.map((r) => r.accepted + r.pending + r.rejected),
-      rows.map((r) => r.accepted + r.pending),
-      rows.map((r) => r.accepted),
-    ],
-    config: {
-      x: { label: 'Round', kind: 'time' },
-      y: { label: 'Artifacts', min: 0 },
-      series: [
-        { label: 'Rejected', color: 'var(--danger)', kind: 'bars' },
-        { label: 'Pending', color: 'var(--muted)', kind: 'bars' },
-        { label: 'Accepted', color: 'var(--accent)', kind: 'bars' },
-      ],
-      legend: [
-        { label: 'Accepted', color: 'var(--accent)' },
-        { label: 'Pending', color: 'var(--muted)' },
-        { label: 'Rejected', color: 'var(--danger)' },
-      ],
-    },
-    table: {
-      columns: ['Round', 'Accepted', 'Pending', 'Rejected'],
-      rows: rows.map((r) => [new Date(r.round * ROUND_MS).toLocaleString(), String(r.accepted), String(r.pending), String(r.rejected)]),
-    },
-  };
+  const starts = rows.map((r) => r.round * ROUND_MS);
+  return stackedStatusChart(rows, starts, { label: 'Round', kind: 'time' }, starts.map((t) => new Date(t).toLocaleString()));
 }
 
 /** Each member's reputation and current vote weight as bars (labels as in the Members list). */
