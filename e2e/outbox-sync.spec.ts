@@ -24,6 +24,10 @@ test('a lesson shared offline waits in the outbox and is delivered once online',
 
     // Nobody reachable and the device offline: the share waits.
     await nia.net.stop();
+    // Wait until A has seen Nia go: a publish while the closing link still counts as a recipient would be sent.
+    const alone = await openNetwork(a.page);
+    await expect(alone.getByRole('region', { name: 'Peers' }).getByRole('listitem')).toHaveCount(0, { timeout: 60_000 });
+    await closeNetwork(a.page);
     await a.context.setOffline(true);
     await shareLesson(a.page, 'What is 9 * 8?', '72', 'When multiplying by nine, multiply by ten and subtract the number once');
     const waiting = await openNetwork(a.page);
